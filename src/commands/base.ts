@@ -17,10 +17,12 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   protected flags!: BaseFlags<T>
   protected args!: Interfaces.InferredArgs<T['args']>
+  /** Every positional argument, for commands taking a list of files (strict = false). */
+  protected positionals: string[] = []
 
   override async init(): Promise<void> {
     await super.init()
-    const {args, flags} = await this.parse({
+    const {args, argv, flags} = await this.parse({
       flags: this.ctor.flags,
       baseFlags: (super.ctor as typeof BaseCommand).baseFlags,
       enableJsonFlag: this.ctor.enableJsonFlag,
@@ -29,6 +31,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     })
     this.flags = flags as BaseFlags<T>
     this.args = args as Interfaces.InferredArgs<T['args']>
+    this.positionals = argv.map(String)
   }
 
   protected loadConfig(overrides?: Record<string, unknown>): LoadedConfig {

@@ -6,10 +6,16 @@ import {commands as helpCommands} from '@oclif/plugin-help'
 import ConfigInit from './config/init.js'
 import ConfigShow from './config/show.js'
 import ConfigValidate from './config/validate.js'
+import NamesBorealis from './names/borealis.js'
+import NamesCheckTimestamp from './names/check-timestamp.js'
+import NamesDmap from './names/dmap.js'
 
 export const COMMANDS: Record<string, Command.Class> = {
   ...(helpCommands as Record<string, Command.Class>),
   'config:init': ConfigInit,
   'config:show': ConfigShow,
   'config:validate': ConfigValidate,
+  'names:borealis': NamesBorealis,
+  'names:check-timestamp': NamesCheckTimestamp,
+  'names:dmap': NamesDmap,
 }
