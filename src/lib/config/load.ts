@@ -136,7 +136,8 @@ function readConfigFile(file: string): Tree {
   }
   const doc = YAML.parseDocument(text, {prettyErrors: true, uniqueKeys: true})
   if (doc.errors.length > 0) {
-    const problems = doc.errors.map((e) => `${file}: ${e.message.split('\n')[0]}`)
+    // The first error is the useful one; the rest are usually its consequences.
+    const problems = doc.errors.slice(0, 3).map((e) => `${file}: ${e.message.split('\n')[0]}`)
     throw new ConfigError(`${file}: invalid YAML`, problems)
   }
   const value = doc.toJS() as unknown
