@@ -6,6 +6,8 @@ import {commands as helpCommands} from '@oclif/plugin-help'
 import ConfigInit from './config/init.js'
 import ConfigShow from './config/show.js'
 import ConfigValidate from './config/validate.js'
+import Doctor from './doctor.js'
+import InstallService from './install-service.js'
 import NamesBorealis from './names/borealis.js'
 import NamesCheckTimestamp from './names/check-timestamp.js'
 import NamesDmap from './names/dmap.js'
@@ -15,6 +17,8 @@ export const COMMANDS: Record<string, Command.Class> = {
   'config:init': ConfigInit,
   'config:show': ConfigShow,
   'config:validate': ConfigValidate,
+  doctor: Doctor,
+  'install-service': InstallService,
   'names:borealis': NamesBorealis,
   'names:check-timestamp': NamesCheckTimestamp,
   'names:dmap': NamesDmap,

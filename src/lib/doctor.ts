@@ -1,0 +1,228 @@
+// `dataflow doctor`: can this host run dataflow? Each check exercises the real thing once (render
+// text with the bundled font, write and re-read an HDF5 file, receive an inotify event) rather
+// than only loading a module, because the failures we fear load fine and then misbehave: a
+// font-less host renders boxes with exit code 0. Heavy modules are imported inside the checks.
+import {accessSync, constants, mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {createRequire} from 'node:module'
+import {tmpdir} from 'node:os'
+import {delimiter, join} from 'node:path'
+
+import {buildInfo} from './build-info.js'
+import type {LoadedConfig} from './config/load.js'
+import {ConfigError, DataflowError, EXIT, oneLine} from './errors.js'
+
+export type CheckStatus = 'ok' | 'warn' | 'fail'
+
+export interface DoctorCheck {
+  /** Stable identifier, part of the `--json` contract: sharp-text, hdf5, inotify, tool:<name>, config, build. */
+  id: string
+  status: CheckStatus
+  /** False only for status 'fail'. */
+  ok: boolean
+  /** A failed required check makes doctor exit 5. */
+  required: boolean
+  detail: string
+  durationMs: number
+}
+
+export interface DoctorOptions {
+  /** Loads the configuration the way commands do (flags, environment, file). */
+  loadConfig: () => LoadedConfig
+  /** PATH to search for external tools (default $PATH). */
+  path?: string
+  /** How long to wait for the inotify event. */
+  inotifyTimeoutMs?: number
+}
+
+/** Tools the data path spawns; a missing optional one degrades speed, not function. */
+export const EXTERNAL_TOOLS: ReadonlyArray<{name: string; required: boolean; why: string}> = [
+  {name: 'rsync', required: true, why: 'transfers between hosts'},
+  {name: 'ssh', required: true, why: 'transport for rsync and remote commands'},
+  {name: 'bzip2', required: true, why: 'compresses and decompresses data files'},
+  {name: 'lbzip2', required: false, why: 'parallel bzip2, about 3x faster; bzip2 is used without it'},
+]
+
+export class DoctorFailedError extends DataflowError {
+  readonly exitCode = EXIT.UNREACHABLE
+  constructor(readonly failed: readonly DoctorCheck[]) {
+    super(`${failed.length} required check${failed.length === 1 ? '' : 's'} failed: ${failed.map((c) => c.id).join(', ')}`)
+  }
+}
+
+type Outcome = {status: CheckStatus; detail: string}
+
+async function timed(id: string, required: boolean, body: () => Promise<Outcome> | Outcome): Promise<DoctorCheck> {
+  const started = Date.now()
+  let outcome: Outcome
+  try {
+    outcome = await body()
+  } catch (error) {
+    outcome = {status: 'fail', detail: oneLine(error)}
+  }
+  const status = outcome.status === 'fail' && !required ? 'warn' : outcome.status
+  return {id, status, ok: status !== 'fail', required, detail: outcome.detail, durationMs: Date.now() - started}
+}
+
+/** h5wasm throws strings; turn anything thrown into an Error with a message. */
+function asError(thrown: unknown): Error {
+  return thrown instanceof Error ? thrown : new Error(String(thrown))
+}
+
+async function withTempDir<T>(body: (dir: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'dataflow-doctor-'))
+  try {
+    return await body(dir)
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
+}
+
+async function checkSharpText(): Promise<Outcome> {
+  const {probeTextRendering} = await import('../plotting/text-probe.js')
+  const probe = await probeTextRendering()
+  const summary =
+    `'${probe.narrow.text}' ${probe.narrow.inkWidth} px vs '${probe.wide.text}' ${probe.wide.inkWidth} px wide ` +
+    `(ratio ${probe.widthRatio}); fontconfig ${probe.fontconfigFile}`
+  if (!probe.realGlyphs) return {status: 'fail', detail: `text renders as boxes or not at all: ${summary}`}
+  if (!probe.matchesDejaVu) return {status: 'warn', detail: `real glyphs, but not ${probe.fontFamily} metrics: ${summary}`}
+  return {status: 'ok', detail: `${probe.fontFamily} renders: ${summary}`}
+}
+
+async function checkHdf5(): Promise<Outcome> {
+  return withTempDir(async (dir) => {
+    const h5 = await import('h5wasm/node')
+    try {
+      await h5.ready
+      const file = join(dir, 'doctor.h5')
+      const written = Float32Array.from([1.5, -2.25, 3e-7, 65504])
+      const out = new h5.File(file, 'w')
+      try {
+        out.create_dataset({name: 'data', data: written, shape: [2, 2], dtype: '<f4'})
+        out.create_attribute('origin', 'dataflow doctor')
+      } finally {
+        out.close()
+      }
+      const back = new h5.File(file, 'r')
+      try {
+        const dataset = back.get('data') as InstanceType<typeof h5.Dataset> | null
+        const value = dataset?.value
+        const shape = dataset?.shape?.join('x')
+        const origin = back.get_attribute('origin', false)
+        const same = value instanceof Float32Array && value.length === written.length && value.every((v, i) => v === written[i])
+        if (!same || shape !== '2x2' || origin !== 'dataflow doctor') {
+          return {status: 'fail', detail: `read back differs: shape ${shape}, value ${String(value)}, attribute ${String(origin)}`}
+        }
+      } finally {
+        back.close()
+      }
+      return {status: 'ok', detail: `wrote and re-read a 2x2 float32 dataset and a string attribute (${statSync(file).size} bytes)`}
+    } catch (thrown) {
+      throw asError(thrown)
+    }
+  })
+}
+
+interface InotifyEvent {
+  watch: number
+  mask: number
+  cookie: number
+  name?: string
+}
+interface InotifyInstance {
+  addWatch(arg: {path: string; watch_for: number; callback: (event: InotifyEvent) => void}): number
+  close(): boolean
+}
+interface InotifyModule {
+  Inotify: {new (persistent?: boolean): InotifyInstance; IN_CLOSE_WRITE: number}
+}
+
+async function checkInotify(timeoutMs: number): Promise<Outcome> {
+  // node-inotify is CommonJS without type declarations: load it with require and type it here.
+  const {Inotify} = createRequire(import.meta.url)('node-inotify') as InotifyModule
+  return withTempDir(async (dir) => {
+    const inotify = new Inotify()
+    try {
+      const received = new Promise<InotifyEvent>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no IN_CLOSE_WRITE event within ${timeoutMs} ms`)), timeoutMs)
+        inotify.addWatch({
+          path: dir,
+          watch_for: Inotify.IN_CLOSE_WRITE,
+          callback: (event) => {
+            if (event.name === 'probe.dat' && event.mask & Inotify.IN_CLOSE_WRITE) {
+              clearTimeout(timer)
+              resolve(event)
+            }
+          },
+        })
+      })
+      const started = Date.now()
+      writeFileSync(join(dir, 'probe.dat'), 'dataflow doctor\n')
+      const event = await received
+      return {status: 'ok', detail: `IN_CLOSE_WRITE for ${event.name} after ${Date.now() - started} ms`}
+    } finally {
+      inotify.close()
+    }
+  })
+}
+
+/** The first executable file called `name` in the PATH directories, or undefined. */
+export function findOnPath(name: string, path = process.env.PATH ?? ''): string | undefined {
+  for (const dir of path.split(delimiter)) {
+    if (!dir) continue
+    const candidate = join(dir, name)
+    try {
+      accessSync(candidate, constants.X_OK)
+      if (statSync(candidate).isFile()) return candidate
+    } catch {}
+  }
+  return undefined
+}
+
+function checkConfig(load: () => LoadedConfig): Outcome {
+  try {
+    const {config, source} = load()
+    const radar = config.radar ? `, radar ${config.radar}` : ''
+    return {status: 'ok', detail: `valid (${source ?? 'built-in defaults, no config file'}${radar})`}
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      return {status: 'fail', detail: [error.message, ...error.problems].join('; ')}
+    }
+    throw error
+  }
+}
+
+export async function runDoctor(options: DoctorOptions): Promise<DoctorCheck[]> {
+  const checks: DoctorCheck[] = []
+  checks.push(
+    await timed('build', false, async () => {
+      const info = await buildInfo()
+      return {
+        status: 'ok',
+        detail: `dataflow ${info.version} (commit ${info.commit}, built ${info.date}) on node ${process.version} ${process.platform}-${process.arch}`,
+      }
+    }),
+  )
+  checks.push(await timed('config', true, () => checkConfig(options.loadConfig)))
+  // One after the other: each loads a large module, and a failure should not hide another's cause.
+  checks.push(await timed('sharp-text', true, checkSharpText))
+  checks.push(await timed('hdf5', true, checkHdf5))
+  checks.push(await timed('inotify', true, () => checkInotify(options.inotifyTimeoutMs ?? 5000)))
+  for (const tool of EXTERNAL_TOOLS) {
+    checks.push(
+      await timed(`tool:${tool.name}`, tool.required, () => {
+        const found = findOnPath(tool.name, options.path)
+        return found ? {status: 'ok', detail: found} : {status: 'fail', detail: `not found on PATH (${tool.why})`}
+      }),
+    )
+  }
+  return checks
+}
+
+export function formatDoctorReport(checks: readonly DoctorCheck[]): string {
+  const width = Math.max(...checks.map((c) => c.id.length))
+  const lines = checks.map((c) => `${c.status.toUpperCase().padEnd(5)}${c.id.padEnd(width + 2)}${c.detail}`)
+  // Failures are summed up by the error message (stderr) that sets the exit code.
+  const warned = checks.filter((c) => c.status === 'warn').length
+  if (checks.every((c) => c.ok)) lines.push('', `all required checks passed${warned ? ` (${warned} warning${warned === 1 ? '' : 's'})` : ''}`)
+  return lines.join('\n')
+}
