@@ -92,6 +92,9 @@ export class VerifyError extends DataflowError {
   }
 }
 
+/** The destination already holds a file of that name with different content (never overwritten silently). */
+export class ConflictError extends VerifyError {}
+
 /** A data file is malformed. `offset` is a byte offset when one is known. */
 export class FormatError extends DataflowError {
   readonly exitCode = EXIT.PARTIAL

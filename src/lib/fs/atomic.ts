@@ -8,7 +8,7 @@ import {constants} from 'node:fs'
 import {copyFile, link, mkdir, open, readdir, rename, stat, unlink} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
-import {VerifyError} from '../errors.js'
+import {ConflictError, VerifyError} from '../errors.js'
 import {type HashAlgorithm, hashFile} from '../hash.js'
 
 export const TEMP_MARKER = '.dataflow-tmp-'
@@ -109,7 +109,7 @@ export async function copyFileVerified(
   if (await exists(target)) {
     const targetHash = await hashFile(target, options.algorithm, options.signal)
     if (targetHash === sourceHash) return {hash: targetHash, outcome: 'identical'}
-    throw new VerifyError(`${target}: exists with different content`, target, sourceHash, targetHash)
+    throw new ConflictError(`${target}: exists with different content`, target, sourceHash, targetHash)
   }
   await mkdir(dirname(target), {recursive: true})
   const temp = tempPathFor(target)
@@ -127,7 +127,7 @@ export async function copyFileVerified(
     throw error
   }
   if (!(await publish(temp, target, false))) {
-    throw new VerifyError(`${target}: appeared while copying`, target, sourceHash, 'unknown')
+    throw new ConflictError(`${target}: appeared while copying`, target, sourceHash, 'unknown')
   }
   const targetHash = await hashFile(target, options.algorithm, options.signal)
   if (targetHash !== sourceHash) {
