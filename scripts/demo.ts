@@ -41,7 +41,7 @@ function sandboxConfig(role: (typeof ROLES)[number], root: string): string {
     borealis: {
       dataDirectory: p('data', 'borealis_data'),
       flagsDirectory: p('data_flow', '.inotify_flags'),
-      failureDirectory: p('data', 'borealis_data', 'conversion_failure'),
+      quarantineDirectory: p('data', 'borealis_quarantine'),
     },
     site: {
       nasDataRoot: p('borealis_nfs', 'borealis_data'),

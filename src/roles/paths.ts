@@ -33,7 +33,7 @@ function templatesForRole(config: Config, role: Role, radar: string | undefined)
       return [
         ...common,
         config.borealis.dataDirectory,
-        config.borealis.failureDirectory,
+        config.borealis.quarantineDirectory,
         config.borealis.flagsDirectory,
         ...(nas ? [config.site.nasDataRoot] : []),
       ]

@@ -54,7 +54,9 @@ export const ConfigSchema = z
         dataDirectory: path.default('/data/borealis_data'),
         configFile: path.optional(),
         flagsDirectory: path.default('~/data_flow/.inotify_flags'),
-        failureDirectory: path.default('/data/borealis_data/conversion_failure'),
+        quarantineDirectory: path.default('/data/borealis_quarantine'),
+        settleSeconds: z.number().nonnegative().default(60),
+        untriggeredSettleSeconds: z.number().nonnegative().default(300),
       })
       .prefault({}),
     site: z
