@@ -2,7 +2,7 @@
 // sources through bin/dev.js; set DATAFLOW_BINARY to run a built executable instead.
 import {spawn} from 'node:child_process'
 import {dirname, join} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {fileURLToPath, pathToFileURL} from 'node:url'
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const FIXTURES = join(REPO, '..', 'shared', 'fixtures')
@@ -22,8 +22,11 @@ export interface CliOptions {
   timeoutMs?: number
 }
 
+/** tsx's loader by absolute URL: a bare 'tsx' would be resolved from the child's cwd, which may be outside the repo. */
+const TSX_LOADER = pathToFileURL(join(REPO, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href
+
 export function cliArgv(args: readonly string[], binary = process.env.DATAFLOW_BINARY): string[] {
-  return binary ? [binary, ...args] : [process.execPath, '--import', 'tsx', join(REPO, 'bin', 'dev.js'), ...args]
+  return binary ? [binary, ...args] : [process.execPath, '--import', TSX_LOADER, join(REPO, 'bin', 'dev.js'), ...args]
 }
 
 export function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
