@@ -3,7 +3,7 @@
 // Borealis fixtures), and prints where to look. Every step is a real `dataflow` command run as a
 // child process; the demo stops at the first step that fails.
 import {spawnSync} from 'node:child_process'
-import {copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
+import {copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, utimesSync, writeFileSync} from 'node:fs'
 import {dirname, join, relative, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import YAML from 'yaml'
@@ -22,8 +22,12 @@ function dataflow(args: string[], options: {allowFail?: boolean} = {}): string {
     encoding: 'utf8',
     env: {...process.env, DATAFLOW_CONFIG: ''},
   })
-  const out = `${result.stdout}${result.stderr}`.trimEnd()
-  if (out) console.log(out.split('\n').map((l) => `  ${l}`).join('\n'))
+  // JSON event lines also go to the stage's log file: show a count here, not the lines.
+  const lines = `${result.stdout}${result.stderr}`.trimEnd().split('\n')
+  const events = lines.filter((l) => l.startsWith('{"level"'))
+  const shownLines = lines.filter((l) => !l.startsWith('{"level"') && l !== '')
+  if (shownLines.length > 0) console.log(shownLines.map((l) => `  ${l}`).join('\n'))
+  if (events.length > 0) console.log(`  (${events.length} JSON event lines, also in the stage's log file)`)
   if (result.status !== 0 && !options.allowFail) {
     console.error(`demo step failed (exit ${result.status}): ${shown}`)
     process.exit(1)
@@ -44,7 +48,9 @@ function sandboxConfig(role: (typeof ROLES)[number], root: string): string {
       quarantineDirectory: p('data', 'borealis_quarantine'),
     },
     site: {
-      nasDataRoot: p('borealis_nfs', 'borealis_data'),
+      // The site NAS is shared by the borealis and site-linux hosts: in the sandbox it lives in
+      // the site-linux tree.
+      nasDataRoot: join(SANDBOX, 'site-linux', 'borealis_nfs', 'borealis_data'),
       siteLinuxDataRoot: p('data', 'borealis_data'),
       camDirectory: p('borealis_nfs', 'cam'),
       plotDirectory: p('logs', 'daily_plots'),
@@ -88,17 +94,28 @@ for (const role of ROLES) {
 }
 dataflow(['config', 'show', '--config', configs.campus!])
 
-// Sample input: the reference Borealis files, as the radar computer would hold them.
+// Sample input: the reference Borealis files, as the radar computer would hold them, with
+// modification times matching their names (as Borealis would have written them).
 const radarDir = join(SANDBOX, 'borealis', 'data', 'borealis_data')
 mkdirSync(radarDir, {recursive: true})
 const samples = readdirSync(FIXTURES).filter((f) => /\.(h5|rawacf)$/.test(f))
-for (const file of samples) copyFileSync(join(FIXTURES, file), join(radarDir, file))
+for (const file of samples) {
+  const target = join(radarDir, file)
+  copyFileSync(join(FIXTURES, file), target)
+  const m = /^(\d{4})(\d{2})(\d{2})\.(\d{2})(\d{2})\.(\d{2})\./.exec(file)!
+  const time = new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!))
+  utimesSync(target, time, time)
+}
 console.log(`\nsample input: ${samples.length} Borealis files copied to ${relative(REPO, radarDir)}/`)
 
 const rawacf = samples.filter((f) => f.endsWith('.rawacf.h5')).map((f) => join(radarDir, f))
 dataflow(['names', 'dmap', ...rawacf])
-dataflow(['names', 'check-timestamp', ...rawacf.slice(0, 2)], {allowFail: true})
-console.log('  (the fixtures were copied just now, so their mtimes are years after the names: check_timestamp rightly fails)')
+dataflow(['names', 'check-timestamp', ...rawacf.slice(0, 2)])
+
+// Borealis host: move the finished files to the site NAS, verified (plan first, then for real).
+dataflow(['rsync-to-nas', '--config', configs.borealis!, '--dry-run'])
+dataflow(['rsync-to-nas', '--config', configs.borealis!])
+const nasRoot = join(SANDBOX, 'site-linux', 'borealis_nfs', 'borealis_data')
 
 const commands = dataflow(['--help'])
 if (commands.includes('install-service')) {
@@ -117,4 +134,6 @@ for (const role of ROLES) {
   const root = join(SANDBOX, role)
   console.log(`  ${relative(REPO, root)}/config.yaml${existsSync(join(root, 'systemd')) ? `, ${relative(REPO, join(root, 'systemd'))}/` : ''}`)
 }
-console.log(`  ${relative(REPO, radarDir)}/ (sample Borealis files)`)
+console.log(`  ${relative(REPO, radarDir)}/ (the radar computer: empty once rsync-to-nas moved everything)`)
+console.log(`  ${relative(REPO, nasRoot)}/ (the site NAS: rawacf_dmap/, rawacf_array/, antennas_iq_array/, backup/)`)
+console.log(`  ${relative(REPO, join(SANDBOX, 'borealis', 'logs'))}/ (JSON event logs and the summary logs)`)

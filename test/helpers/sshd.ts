@@ -3,7 +3,7 @@
 // product's ssh and rsync argv (StrictHostKeyChecking=yes, BatchMode=yes) run unchanged against it.
 // A missing sshd, ssh or ssh-keygen is an error, never a skip (STYLE.md practice 8).
 import {type ChildProcess, spawn} from 'node:child_process'
-import {accessSync, closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {accessSync, closeSync, constants, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {createConnection, createServer} from 'node:net'
 import {tmpdir, userInfo} from 'node:os'
 import {join} from 'node:path'
@@ -28,6 +28,24 @@ export interface SshdHandle {
   sshArgv: (...command: string[]) => string[]
   /** Stops sshd and waits for it to exit; removes the directory when startSshd created it. */
   stop: () => Promise<void>
+  /**
+   * Kills sshd the hard way, like a crashed host or a cut cable: SIGKILL to the listener AND to every
+   * process it started (the per-connection sshd children and their rsync/sh), so open connections
+   * drop at once. The directory, keys and port stay for restart().
+   */
+  kill: () => Promise<void>
+  /** Starts sshd again on the same port with the same host key and config; waits until a login works. */
+  restart: () => Promise<void>
+  /**
+   * How many ssh connections authenticated so far: the "Accepted publickey" lines in the log
+   * (LogLevel VERBOSE). The helper's own readiness probes count too: compare before and after.
+   */
+  acceptedConnections: () => number
+}
+
+export interface SshdOptions {
+  /** Extra sshd_config lines (e.g. `SetEnv PATH=…` to put a fault-injecting tool first on PATH). */
+  extraConfig?: readonly string[]
 }
 
 interface Done {
@@ -101,7 +119,87 @@ function opensshVersion(sshVersionOutput: string): number {
   return match ? Number(match[1]) + Number(match[2]) / 100 : 0
 }
 
-export async function startSshd(dir?: string): Promise<SshdHandle> {
+interface Server {
+  state: {exited: {code: number | null; signal: NodeJS.Signals | null} | null}
+  /** Signals the listener and every process below it, then waits for the listener to exit. */
+  terminate: (signal: NodeJS.Signals) => Promise<void>
+}
+
+/** The pids of every process below `root` (children, grandchildren…), read from /proc. */
+function descendants(root: number): number[] {
+  const parentOf = new Map<number, number>()
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      // /proc/<pid>/stat: "pid (comm) state ppid …"; comm may contain spaces and parentheses.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      parentOf.set(Number(entry), ppid)
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const found: number[] = []
+  const queue = [root]
+  while (queue.length > 0) {
+    const parent = queue.shift()!
+    for (const [pid, ppid] of parentOf) {
+      if (ppid === parent) {
+        found.push(pid)
+        queue.push(pid)
+      }
+    }
+  }
+  return found
+}
+
+function spawnServer(configFile: string, logFile: string): Server {
+  const logFd = openSync(logFile, 'a')
+  const child: ChildProcess = spawn(SSHD_PATH, ['-D', '-e', '-f', configFile], {stdio: ['ignore', 'ignore', logFd]})
+  closeSync(logFd)
+  // An object, so that TypeScript does not narrow it to null for good after this line.
+  const state: Server['state'] = {exited: null}
+  const exitPromise = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      state.exited = {code, signal}
+      resolve()
+    })
+    child.once('error', () => resolve())
+  })
+  // A crashed test process must not leave sshd (or its sessions) behind.
+  const killAll = () => {
+    if (child.pid === undefined) return
+    for (const pid of [child.pid, ...descendants(child.pid)]) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+  process.once('exit', killAll)
+  const terminate = async (signal: NodeJS.Signals) => {
+    process.removeListener('exit', killAll)
+    if (state.exited === null && child.pid !== undefined) {
+      // Sessions are children of the listener; collect them before it dies and they are re-parented.
+      const sessions = descendants(child.pid)
+      child.kill(signal)
+      for (const pid of sessions) {
+        try {
+          process.kill(pid, signal)
+        } catch {
+          // Already gone.
+        }
+      }
+      const timer = setTimeout(() => child.kill('SIGKILL'), 3000)
+      await exitPromise
+      clearTimeout(timer)
+    }
+  }
+  return {state, terminate}
+}
+
+export async function startSshd(dir?: string, options: SshdOptions = {}): Promise<SshdHandle> {
   try {
     accessSync(SSHD_PATH, constants.X_OK)
   } catch {
@@ -160,24 +258,9 @@ export async function startSshd(dir?: string): Promise<SshdHandle> {
     ]
     // OpenSSH 9.8+ penalises sources that fail authentication; tests fail on purpose.
     if (opensshVersion(version.stderr) >= 9.08) lines.push('PerSourcePenalties no')
+    lines.push(...(options.extraConfig ?? []))
     writeFileSync(configFile, `${lines.join('\n')}\n`)
     writeFileSync(knownHostsFile, `[127.0.0.1]:${port} ${hostPublic}\n`)
-
-    const logFd = openSync(logFile, 'a')
-    const child: ChildProcess = spawn(SSHD_PATH, ['-D', '-e', '-f', configFile], {stdio: ['ignore', 'ignore', logFd]})
-    closeSync(logFd)
-    // An object, so that TypeScript does not narrow it to null for good after this line.
-    const state: {exited: {code: number | null; signal: NodeJS.Signals | null} | null} = {exited: null}
-    const exitPromise = new Promise<void>((resolve) => {
-      child.once('exit', (code, signal) => {
-        state.exited = {code, signal}
-        resolve()
-      })
-      child.once('error', () => resolve())
-    })
-    // A crashed test process must not leave sshd behind.
-    const killOnExit = () => child.kill('SIGKILL')
-    process.once('exit', killOnExit)
 
     const host: HostConfig = {target: `${user}@127.0.0.1`, port, identityFile, knownHostsFile, bandwidthLimitKBps: 0}
     const sshArgv = (...command: string[]) => [
@@ -192,42 +275,72 @@ export async function startSshd(dir?: string): Promise<SshdHandle> {
       '--', host.target,
       ...command,
     ]
-    const stop = async () => {
-      process.removeListener('exit', killOnExit)
-      if (state.exited === null) {
-        child.kill('SIGTERM')
-        const timer = setTimeout(() => child.kill('SIGKILL'), 3000)
-        await exitPromise
-        clearTimeout(timer)
+    const launch = async (): Promise<{server: Server; failure: string}> => {
+      const server = spawnServer(configFile, logFile)
+      // Ready means a real ssh login runs a command, not merely that the port accepts connections.
+      const deadline = Date.now() + READY_TIMEOUT_MS
+      let failure = ''
+      while (server.state.exited === null && Date.now() < deadline) {
+        if (await canConnect(port)) {
+          const probe = await runTool(sshArgv('true'), 10_000)
+          if (probe.code === 0) return {server, failure: ''}
+          failure = `ssh probe exit ${probe.code}: ${probe.stderr.trim()}`
+        }
+        await delay(50)
       }
-      if (ownsDir && !process.env.DATAFLOW_KEEP_TEST_DIRS) rmSync(base, {recursive: true, force: true})
+      const why =
+        server.state.exited === null ? `not ready after ${READY_TIMEOUT_MS} ms (${failure})` : `sshd exited (${JSON.stringify(server.state.exited)})`
+      return {server, failure: `${why}\n${logTail(logFile)}`}
     }
 
-    // Ready means a real ssh login runs a command, not merely that the port accepts connections.
-    const deadline = Date.now() + READY_TIMEOUT_MS
-    let ready = false
-    while (state.exited === null && Date.now() < deadline) {
-      if (await canConnect(port)) {
-        const probe = await runTool(sshArgv('true'), 10_000)
-        if (probe.code === 0) {
-          ready = true
-          break
-        }
-        lastFailure = `ssh probe exit ${probe.code}: ${probe.stderr.trim()}`
+    const first = await launch()
+    if (first.failure === '') {
+      let current: Server | null = first.server
+      const stop = async () => {
+        if (current) await current.terminate('SIGTERM')
+        current = null
+        if (ownsDir && !process.env.DATAFLOW_KEEP_TEST_DIRS) rmSync(base, {recursive: true, force: true})
       }
-      await delay(50)
+      const kill = async () => {
+        if (current) await current.terminate('SIGKILL')
+        current = null
+      }
+      const restart = async () => {
+        if (current) await current.terminate('SIGTERM')
+        current = null
+        // The port was ours a moment ago; the kernel may hold it briefly, so retry for a while.
+        let failure = ''
+        for (let attempt = 1; attempt <= 20; attempt++) {
+          const next = await launch()
+          if (next.failure === '') {
+            current = next.server
+            return
+          }
+          failure = next.failure
+          const exited = next.server.state.exited !== null
+          await next.server.terminate('SIGKILL')
+          // Running but never usable: trying again will not help.
+          if (!exited) break
+          await delay(100)
+        }
+        throw new Error(`could not restart sshd on port ${port}: ${failure}`)
+      }
+      const acceptedConnections = () => {
+        try {
+          return readFileSync(logFile, 'utf8').split('\n').filter((line) => line.includes('Accepted publickey')).length
+        } catch {
+          return 0
+        }
+      }
+      return {host, dir: base, logFile, sshArgv, stop, kill, restart, acceptedConnections}
     }
-    if (ready) return {host, dir: base, logFile, sshArgv, stop}
-    const why =
-      state.exited === null ? `not ready after ${READY_TIMEOUT_MS} ms (${lastFailure})` : `sshd exited (${JSON.stringify(state.exited)})`
-    lastFailure = `${why}\n${logTail(logFile)}`
-    process.removeListener('exit', killOnExit)
-    if (state.exited === null) {
-      child.kill('SIGKILL')
-      await exitPromise
+    lastFailure = first.failure
+    if (first.server.state.exited === null) {
+      await first.server.terminate('SIGKILL')
       // Still running but never usable: another port will not help.
       break
     }
+    await first.server.terminate('SIGKILL')
     // sshd exited at startup, most likely because another process took the port: try another.
   }
   if (ownsDir && !process.env.DATAFLOW_KEEP_TEST_DIRS) rmSync(base, {recursive: true, force: true})

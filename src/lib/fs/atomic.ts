@@ -91,33 +91,51 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
 export interface CopyResult {
   /** Hash of the destination as re-read from disk after the rename. */
   hash: string
+  /** Hash of the source, read before copying. */
+  sourceHash: string
   /** 'copied', or 'identical' when the destination already held the same content. */
   outcome: 'copied' | 'identical'
 }
 
+export interface CopyOptions {
+  algorithm: HashAlgorithm
+  /** Mode of the copy; default: the source's permission bits (copyFile keeps them). */
+  mode?: number
+  /**
+   * An existing target with different content: 'error' (default) raises ConflictError and leaves
+   * it untouched; 'replace' renames the new, fsynced copy over it (atomic: readers see the old or
+   * the new file, never a mix), then verifies it like any other copy.
+   */
+  onConflict?: 'error' | 'replace'
+  signal?: AbortSignal
+}
+
 /**
  * Copies `source` to `target` durably and verifies the copy by re-reading it. An existing target
- * with the same content is accepted (idempotent); with different content it is a VerifyError and
- * is left untouched.
+ * with the same content is accepted (idempotent, and fsynced so that "identical" is as durable as
+ * "copied"); with different content see `onConflict`. The copy keeps the source's mtime.
  */
-export async function copyFileVerified(
-  source: string,
-  target: string,
-  options: {algorithm: HashAlgorithm; mode?: number; signal?: AbortSignal},
-): Promise<CopyResult> {
+export async function copyFileVerified(source: string, target: string, options: CopyOptions): Promise<CopyResult> {
   const sourceHash = await hashFile(source, options.algorithm, options.signal)
+  const replace = options.onConflict === 'replace'
   if (await exists(target)) {
     const targetHash = await hashFile(target, options.algorithm, options.signal)
-    if (targetHash === sourceHash) return {hash: targetHash, outcome: 'identical'}
-    throw new ConflictError(`${target}: exists with different content`, target, sourceHash, targetHash)
+    if (targetHash === sourceHash) {
+      await fsyncPath(target)
+      await fsyncDir(dirname(target))
+      return {hash: targetHash, sourceHash, outcome: 'identical'}
+    }
+    if (!replace) throw new ConflictError(`${target}: exists with different content`, target, sourceHash, targetHash)
   }
   await mkdir(dirname(target), {recursive: true})
   const temp = tempPathFor(target)
   try {
+    const {atime, mtime} = await stat(source)
     await copyFile(source, temp, constants.COPYFILE_EXCL)
     const handle = await open(temp, 'r+')
     try {
       if (options.mode !== undefined) await handle.chmod(options.mode)
+      await handle.utimes(atime, mtime)
       await handle.sync()
     } finally {
       await handle.close()
@@ -126,7 +144,7 @@ export async function copyFileVerified(
     await unlink(temp).catch(() => undefined)
     throw error
   }
-  if (!(await publish(temp, target, false))) {
+  if (!(await publish(temp, target, replace))) {
     throw new ConflictError(`${target}: appeared while copying`, target, sourceHash, 'unknown')
   }
   const targetHash = await hashFile(target, options.algorithm, options.signal)
@@ -134,7 +152,7 @@ export async function copyFileVerified(
     await unlink(target).catch(() => undefined)
     throw new VerifyError(`${target}: copy does not match its source`, target, sourceHash, targetHash)
   }
-  return {hash: targetHash, outcome: 'copied'}
+  return {hash: targetHash, sourceHash, outcome: 'copied'}
 }
 
 /** Verified move: copy (or hard-link on the same file system), verify, then delete the source. */

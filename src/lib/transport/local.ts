@@ -1,0 +1,89 @@
+// The Transport contract (./types.ts) for a destination on this host: the same machine or a
+// mounted NAS (NFS/CIFS). The durable, verified copy itself lives in src/lib/fs/atomic.ts
+// (temp name → fsync → link/rename → fsync dir → re-read hash); this adapter adds the contract's
+// error classes. A mount that stopped answering (NFS timeouts, stale handles) is transient, like an
+// unreachable ssh host; permissions, a full disk or a bad path are permanent (Node's own errors,
+// whose message is one line: "EACCES: permission denied, open '…'").
+import {mkdir, stat, unlink} from 'node:fs/promises'
+import {dirname, isAbsolute, resolve} from 'node:path'
+
+import {BugError, UnreachableError} from '../errors.js'
+import {copyFileVerified, fsyncDir} from '../fs/atomic.js'
+import {type HashAlgorithm, hashFile} from '../hash.js'
+import type {PutOptions, PutResult, Transport} from './types.js'
+
+/** errno codes of a mount that went away; a retry a little later may find it back. */
+const TRANSIENT_ERRNO = new Set(['ESTALE', 'ETIMEDOUT', 'EHOSTDOWN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTCONN', 'ECONNRESET'])
+
+function classify(error: unknown, destPath: string): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code
+  if (code !== undefined && TRANSIENT_ERRNO.has(code)) {
+    return new UnreachableError(`${destPath}: destination file system not answering (${code})`, {cause: error})
+  }
+  return error
+}
+
+function checkDest(destPath: string): void {
+  if (!isAbsolute(destPath)) throw new BugError(`LocalTransport: destination "${destPath}" must be absolute`)
+}
+
+export class LocalTransport implements Transport {
+  readonly kind = 'local'
+
+  describe(destPath: string): string {
+    return destPath
+  }
+
+  async open(): Promise<void> {}
+
+  async close(): Promise<void> {}
+
+  async put(localPath: string, destPath: string, options: PutOptions): Promise<PutResult> {
+    checkDest(destPath)
+    try {
+      const source = resolve(localPath)
+      const {size: bytes} = await stat(source)
+      const copy = await copyFileVerified(source, destPath, {
+        algorithm: options.algorithm,
+        mode: options.mode,
+        onConflict: options.onConflict,
+        signal: options.signal,
+      })
+      return {outcome: copy.outcome, hash: copy.hash, sourceHash: copy.sourceHash, bytes}
+    } catch (error) {
+      throw classify(error, destPath)
+    }
+  }
+
+  async hash(destPath: string, algorithm: HashAlgorithm, signal?: AbortSignal): Promise<string | null> {
+    checkDest(destPath)
+    try {
+      return await hashFile(destPath, algorithm, signal)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
+      throw classify(error, destPath)
+    }
+  }
+
+  async mkdir(destDir: string): Promise<void> {
+    checkDest(destDir)
+    try {
+      await mkdir(destDir, {recursive: true})
+    } catch (error) {
+      throw classify(error, destDir)
+    }
+  }
+
+  async remove(destPath: string): Promise<void> {
+    checkDest(destPath)
+    try {
+      await unlink(destPath)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
+      throw classify(error, destPath)
+    }
+    await fsyncDir(dirname(destPath)).catch((error: unknown) => {
+      throw classify(error, destPath)
+    })
+  }
+}
