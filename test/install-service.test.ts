@@ -179,7 +179,7 @@ describe('writablePathsForRole', () => {
       '/srv/radar/logs',
       '/srv/radar/.local/state/dataflow',
       '/data/borealis_data',
-      '/data/borealis_data/conversion_failure',
+      '/data/borealis_quarantine',
       '/srv/radar/data_flow/.inotify_flags',
       '/borealis_nfs/borealis_data',
     ])
