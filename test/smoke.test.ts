@@ -5,7 +5,7 @@
 // changed (scripts/pkg-build.ts --if-stale). Nothing here skips: a missing tool fails.
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
-import {chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
+import {chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
@@ -214,6 +214,38 @@ describe('dist/dataflow in a minimal chroot: no node, no fonts, no tools', () =>
     assert.deepEqual(failed.sort(), ['tool:bzip2', 'tool:rsync', 'tool:ssh'])
     assert.doesNotMatch(result.stderr, /Fontconfig/i, 'no fontconfig complaints')
     assert.ok(existsSync(join(root, 'home', 'op', '.cache', 'dataflow')), 'default cache root is ~/.cache/dataflow')
+  })
+
+  test('plot-iq renders a real antennas_iq plot (JPEG and offline HTML) the same as on the host', async () => {
+    const fixture = '20231004.1400.00.sas.0.antennas_iq.h5'
+    const image = '20231004.1400.00.sas.0.antennas_iq.antenna_0_0_70.jpg'
+    copyFileSync(join(REPO, '..', 'shared', 'fixtures', 'borealis', fixture), join(root, 'home', 'op', fixture))
+    mkdirSync(join(root, 'home', 'op', 'plots'))
+    const args = ['plot-iq', '--antennas', '0', '--min-power', '30', '--max-power', '80', '--html']
+    const result = await run([...args, '--plot-directory', '/home/op/plots', `/home/op/${fixture}`], {PATH: '/bin', HOME: '/home/op'})
+    assert.equal(result.code, 0, show(result))
+    assert.doesNotMatch(result.stderr, /Fontconfig/i)
+    const html = readFileSync(join(root, 'home', 'op', 'plots', '20231004.1400.00.sas.0.antennas_iq.0_70.html'), 'utf8')
+    assert.match(html, /plotly\.js v4\.1\.2/)
+    assert.match(html, /<script type="application\/json" id="figure-data">\{/)
+    // The same binary on this host (system fonts present) must draw the same pixels: with boxes
+    // instead of glyphs the text would differ.
+    const hostDir = join(work, 'host-plots')
+    mkdirSync(hostDir)
+    const host = await exec([BINARY, ...args, '--plot-directory', hostDir, join(root, 'home', 'op', fixture)], {
+      env: {PATH: HOST_PATH, HOME: join(work, 'host-home'), DATAFLOW_CACHE_DIR: join(work, 'host-cache')},
+      cwd: work,
+    })
+    assert.equal(host.code, 0, show(host))
+    const {default: sharp} = await import('sharp')
+    const pixels = (file: string) => sharp(file).greyscale().raw().toBuffer({resolveWithObject: true})
+    const inChroot = await pixels(join(root, 'home', 'op', 'plots', image))
+    const onHost = await pixels(join(hostDir, image))
+    assert.deepEqual([inChroot.info.width, inChroot.info.height], [1000, 835])
+    assert.deepEqual([onHost.info.width, onHost.info.height], [1000, 835])
+    let differing = 0
+    for (let i = 0; i < inChroot.data.length; i++) if (Math.abs(inChroot.data[i]! - onHost.data[i]!) > 24) differing++
+    assert.ok(differing < 50, `${differing} pixels differ between the chroot and the host render`)
   })
 
   test('the /tmp/dataflow-<uid> fallback refuses a symlink or a loose mode, then works', async () => {
