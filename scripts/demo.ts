@@ -2,11 +2,13 @@
 // one directory tree per host role, with its own configs and sample input (the reference
 // Borealis fixtures), and prints where to look. Every step is a real `dataflow` command run as a
 // child process; the demo stops at the first step that fails.
-import {spawnSync} from 'node:child_process'
-import {copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, utimesSync, writeFileSync} from 'node:fs'
+import {spawn, spawnSync} from 'node:child_process'
+import {copyFileSync, createWriteStream, existsSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync} from 'node:fs'
 import {dirname, join, relative, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import YAML from 'yaml'
+
+import {startSshd, type SshdHandle} from '../test/helpers/sshd.js'
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const SANDBOX = join(REPO, 'demo-sandbox')
@@ -137,3 +139,196 @@ for (const role of ROLES) {
 console.log(`  ${relative(REPO, radarDir)}/ (the radar computer: empty once rsync-to-nas moved everything)`)
 console.log(`  ${relative(REPO, nasRoot)}/ (the site NAS: rawacf_dmap/, rawacf_array/, antennas_iq_array/, backup/)`)
 console.log(`  ${relative(REPO, join(SANDBOX, 'borealis', 'logs'))}/ (JSON event logs and the summary logs)`)
+
+// ---------------------------------------------------------------------------------------------
+// The three daemons: one process per host role, each with its own config and directory tree
+// under demo-sandbox/daemons/, connected through a private sshd on 127.0.0.1 when /usr/sbin/sshd
+// exists (site-linux and campus are reached over ssh, as on a real site); without sshd the flags
+// go through the local transport and the steps that need ssh to campus fail and say so. Sample
+// Borealis files are dropped into the radar's data directory, with the next block's first file as
+// the trigger; the demo waits until everything has flowed, prints where each file ended up and how
+// long it took, and stops the daemons with SIGTERM.
+console.log('\n== the three daemons (dataflow daemon --role …) ==')
+const DAEMONS = join(SANDBOX, 'daemons')
+mkdirSync(DAEMONS, {recursive: true})
+const pad2 = (n: number) => String(n).padStart(2, '0')
+const hourBlock = (hoursAgo: number) => {
+  const t = new Date((Math.floor(Date.now() / 3_600_000) - hoursAgo) * 3_600_000)
+  return {time: t, prefix: `${t.getUTCFullYear()}${pad2(t.getUTCMonth() + 1)}${pad2(t.getUTCDate())}.${pad2(t.getUTCHours())}00.00`}
+}
+const root = (role: string, ...parts: string[]) => join(DAEMONS, role, ...parts)
+let sshd: SshdHandle | null = null
+if (existsSync('/usr/sbin/sshd')) {
+  sshd = await startSshd(join(DAEMONS, 'sshd'))
+  console.log(`private sshd on 127.0.0.1:${sshd.host.port} (site-linux and campus are reached as ${sshd.host.target})`)
+} else {
+  console.log('no /usr/sbin/sshd: flags use the local transport; rsync-to-campus and transfer-cam-photos need ssh and will fail')
+}
+const shared = {
+  radar: RADAR,
+  borealis: {
+    dataDirectory: root('borealis', 'data', 'borealis_data'),
+    flagsDirectory: root('borealis', 'data_flow', '.inotify_flags'),
+    quarantineDirectory: root('borealis', 'data', 'borealis_quarantine'),
+    settleSeconds: 2,
+    untriggeredSettleSeconds: 5,
+  },
+  site: {
+    nasDataRoot: root('site-linux', 'borealis_nfs', 'borealis_data'),
+    camDirectory: root('site-linux', 'borealis_nfs', 'cam'),
+    plotDirectory: root('site-linux', 'logs', 'daily_plots'),
+    watchDirectory: root('site-linux', 'data_flow', '.inotify_watchdir'),
+    flagsDirectory: root('site-linux', 'data_flow', '.inotify_flags'),
+  },
+  campus: {
+    dataDirectory: root('campus', 'sddata', '{radar}_data'),
+    holdingDirectory: root('campus', 'sddata', '{radar}_holding_dir'),
+    conversionFailureDirectory: root('campus', 'sddata', 'conversion_failure'),
+    specialExperimentsDirectory: root('campus', 'sddata', 'special_experiments'),
+    archiveRoot: root('campus', 'data', 'borealis_site_data'),
+    plotsDirectory: root('campus', 'sddata', 'antennas_iq_plots', '{radar}_iq_plots'),
+    plotsArchiveDirectory: root('campus', 'sddata', 'antennas_iq_plots', '{radar}_iq_plots', 'archive'),
+    camRoot: root('campus', 'cam'),
+    staging: [
+      {name: 'vt', path: root('campus', 'outgoing', 'vt', '{radar}'), mode: '664'},
+      {name: 'bas', path: root('campus', 'outgoing', 'bas', '{radar}'), mode: '664'},
+      {name: 'mirror', path: root('campus', 'holding', 'globus'), mode: '664'},
+    ],
+    watchDirectory: root('campus', 'data_flow', '.inotify_watchdir'),
+    flagsDirectory: root('campus', 'data_flow', '.inotify_flags'),
+  },
+  retry: {attempts: 2, initialDelayMs: 500, maxDelayMs: 1000},
+  timeouts: {sshConnectSeconds: 5, ioSeconds: 60},
+  // Short for the demo (the default is 10 minutes).
+  daemon: {rescanIntervalMinutes: 0.1},
+}
+const daemonConfigs: Record<string, string> = {}
+for (const role of ROLES) {
+  const config: Record<string, unknown> = {...shared, logging: {directory: root(role, 'logs')}, state: {directory: root(role, 'state')}}
+  if (role === 'borealis') config.hosts = {siteLinux: sshd?.host ?? null}
+  if (role === 'site-linux') config.hosts = {campus: sshd?.host ?? null}
+  daemonConfigs[role] = root(role, 'config.yaml')
+  mkdirSync(root(role), {recursive: true})
+  writeFileSync(daemonConfigs[role], `# demo daemon config for the ${role} host (generated by scripts/demo.ts)\n${YAML.stringify(config)}`)
+}
+for (const dir of [shared.borealis.dataDirectory, shared.site.watchDirectory, shared.campus.watchDirectory]) mkdirSync(dir, {recursive: true})
+
+interface Running {
+  role: string
+  events: Array<Record<string, unknown>>
+  exit: Promise<number | null>
+  kill: (signal: NodeJS.Signals) => void
+}
+function startDaemon(role: string): Running {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'bin', 'dev.js'), 'daemon', '--role', role, '--config', daemonConfigs[role]!], {
+    cwd: REPO,
+    env: {...process.env, DATAFLOW_CONFIG: ''},
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const out = createWriteStream(root(role, 'daemon.out'))
+  const events: Array<Record<string, unknown>> = []
+  let partial = ''
+  child.stdout.on('data', (chunk: Buffer) => {
+    out.write(chunk)
+    const lines = (partial + chunk.toString()).split('\n')
+    partial = lines.pop() ?? ''
+    for (const line of lines) {
+      try {
+        if (line.startsWith('{')) events.push(JSON.parse(line) as Record<string, unknown>)
+      } catch {}
+    }
+  })
+  child.stderr.on('data', (chunk: Buffer) => out.write(chunk))
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  return {role, events, exit, kill: (signal) => child.kill(signal)}
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const running: Running[] = []
+for (const role of ['campus', 'site-linux', 'borealis']) {
+  const daemon = startDaemon(role)
+  running.push(daemon)
+  const deadline = Date.now() + 30_000
+  while (!daemon.events.some((e) => e.event === 'daemon.ready')) {
+    if (Date.now() > deadline) {
+      console.error(`the ${role} daemon did not start; see ${relative(REPO, root(role, 'daemon.out'))}`)
+      process.exit(1)
+    }
+    await sleep(100)
+  }
+  const ready = daemon.events.find((e) => e.event === 'daemon.ready')!
+  console.log(`  ${role.padEnd(10)} ready (${String(ready.watchMode)}), log ${relative(REPO, root(role, 'daemon.out'))}`)
+}
+
+// The radar's files: a backlog of earlier blocks, the block that just ended (its antennas_iq file is
+// plotted: the plot stage takes the last two hours), and the next block's first file, being written.
+const ended = hourBlock(1)
+const next = hourBlock(0)
+const drops: Array<{name: string; from: string; mtime: Date}> = [
+  {name: '20231004.1400.00.sas.0.rawacf.h5', from: '20231004.1400.00.sas.0.rawacf.h5', mtime: new Date(Date.UTC(2023, 9, 4, 14))},
+  {name: '20231004.1400.00.pgr.1.rawacf.h5', from: '20231004.1400.00.pgr.1.rawacf.h5', mtime: new Date(Date.UTC(2023, 9, 4, 14))},
+  {name: '20231004.1400.51.rkn.d.rawacf', from: '20231004.1400.51.rkn.d.rawacf', mtime: new Date(Date.UTC(2023, 9, 4, 14, 0, 51))},
+  {name: `${ended.prefix}.sas.0.antennas_iq.h5`, from: '20231004.1400.00.sas.0.antennas_iq.h5', mtime: ended.time},
+  {name: `${next.prefix}.cly.0.rawacf.h5`, from: '20231004.1600.00.cly.0.rawacf.h5', mtime: new Date()},
+]
+const dropped = Date.now()
+for (const file of drops) {
+  const target = join(shared.borealis.dataDirectory, file.name)
+  copyFileSync(join(FIXTURES, file.from), target)
+  utimesSync(target, file.mtime, file.mtime)
+}
+console.log(`\ndropped ${drops.length} Borealis files into ${relative(REPO, shared.borealis.dataDirectory)}/ (the last one is the next block's trigger)`)
+
+const waiting = () =>
+  [
+    shared.borealis.dataDirectory,
+    join(shared.site.nasDataRoot, 'rawacf_dmap'),
+    join(shared.site.nasDataRoot, 'rawacf_array'),
+    shared.site.plotDirectory,
+    root('campus', 'sddata', `${RADAR}_holding_dir`),
+    root('campus', 'sddata', `${RADAR}_data`),
+  ].flatMap((dir) => (existsSync(dir) ? readdirSync(dir).filter((n) => !n.startsWith('.') && statSync(join(dir, n)).isFile()) : []))
+const busy = () =>
+  running.some((d) => {
+    const starts = d.events.filter((e) => e.event === 'chain.start').length
+    const dones = d.events.filter((e) => e.event === 'chain.done')
+    const last = Date.parse(String(dones.at(-1)?.time ?? 0))
+    return starts > dones.length || Date.now() - last < 8000
+  })
+const deadline = Date.now() + 240_000
+let flowed = false
+while (Date.now() < deadline) {
+  if (waiting().length === 0 && !busy()) {
+    flowed = true
+    break
+  }
+  await sleep(250)
+}
+const tookSeconds = (Date.now() - dropped) / 1000
+
+/** Every file below `dir` whose name starts with `stem` (the block + site + slice/channel). */
+const findAll = (dir: string, test: (name: string) => boolean): string[] => {
+  if (!existsSync(dir)) return []
+  return readdirSync(dir, {recursive: true})
+    .map(String)
+    .filter((f) => test(f.split('/').at(-1)!) && statSync(join(dir, f)).isFile())
+    .map((f) => relative(REPO, join(dir, f)))
+    .sort()
+}
+console.log(flowed ? `\neverything flowed through in ${tookSeconds.toFixed(1)} s. Where each file ended up:` : `\nnot everything flowed within ${tookSeconds.toFixed(0)} s (still waiting: ${waiting().join(', ')}). Where each file is:`)
+for (const file of drops) {
+  const stem = file.name.split('.').slice(0, 4).join('.')
+  const places = [
+    ...findAll(root('campus'), (n) => n.startsWith(stem) && !n.endsWith('.log')),
+    ...findAll(shared.site.nasDataRoot, (n) => n.startsWith(stem)),
+    ...findAll(shared.borealis.dataDirectory, (n) => n.startsWith(stem)),
+  ]
+  const plots = places.filter((p) => p.endsWith('.jpg'))
+  const shown = [...places.filter((p) => !p.endsWith('.jpg')), ...(plots.length > 0 ? [`${plots.length} plots in ${dirname(plots[0]!)}/`] : [])]
+  console.log(`  ${file.name}`)
+  for (const place of shown) console.log(`      → ${place}`)
+}
+for (const daemon of running) daemon.kill('SIGTERM')
+const exits = await Promise.all(running.map((d) => d.exit))
+console.log(`\ndaemons stopped with SIGTERM: exit ${running.map((d, i) => `${d.role} ${exits[i]}`).join(', ')}; chain runs: ${running.map((d) => `${d.role} ${d.events.filter((e) => e.event === 'chain.start').length}`).join(', ')}`)
+await sshd?.stop()
+if (!flowed) process.exit(1)

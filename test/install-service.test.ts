@@ -72,7 +72,9 @@ describe('buildUnit', () => {
   const REQUIRED: Array<[string, string]> = [
     ['After', 'network-online.target'],
     ['Wants', 'network-online.target'],
-    ['Type', 'simple'],
+    ['Type', 'notify'],
+    ['NotifyAccess', 'all'],
+    ['WatchdogSec', '300'],
     ['Restart', 'on-failure'],
     ['RestartSec', '10'],
     ['KillMode', 'mixed'],
