@@ -11,7 +11,8 @@ import {join} from 'node:path'
 import type {HostConfig} from '../../src/lib/config/schema.js'
 
 export const SSHD_PATH = '/usr/sbin/sshd'
-const READY_TIMEOUT_MS = 15_000
+// Generous: on a loaded 2-core machine a restart under retrying clients can take a while.
+const READY_TIMEOUT_MS = 40_000
 const PORT_ATTEMPTS = 5
 
 export interface SshdHandle {
@@ -259,6 +260,14 @@ export async function startSshd(dir?: string, options: SshdOptions = {}): Promis
     // OpenSSH 9.8+ penalises sources that fail authentication; tests fail on purpose.
     if (opensshVersion(version.stderr) >= 9.08) lines.push('PerSourcePenalties no')
     lines.push(...(options.extraConfig ?? []))
+    // Sessions get an empty HOME unless the caller sets its own: the machine's ~/.bashrc must not
+    // run in test sessions (here it runs `pyenv init`, whose rehash lock, left behind by a session
+    // killed mid-run in a fault test, made every later login hang).
+    if (!(options.extraConfig ?? []).some((line) => /^SetEnv\b/.test(line))) {
+      const sessionHome = join(base, 'session-home')
+      mkdirSync(sessionHome, {recursive: true})
+      lines.push(`SetEnv HOME=${sessionHome}`)
+    }
     writeFileSync(configFile, `${lines.join('\n')}\n`)
     writeFileSync(knownHostsFile, `[127.0.0.1]:${port} ${hostPublic}\n`)
 
