@@ -46,6 +46,8 @@ interface RefField {
 const reference = (name: string) => (JSON.parse(readFileSync(join(BOREALIS, `${name}.json`), 'utf8')) as {records: Array<Record<string, RefField>>}).records
 
 /** Field-by-field comparison with a reference dump; floats compared as binary32, signed zeros included. */
+// `skip`: reference fields the record must NOT have (the no-xcfs case drops xcfd; the caller asserts
+// its absence separately). Every other field is compared.
 function compareRecord(record: DmapRecord, ref: Record<string, RefField>, where: string, skip: ReadonlySet<string> = new Set()): void {
   const names = [...record.scalars.keys(), ...record.arrays.keys()]
   assert.deepEqual(names, Object.keys(ref).filter((n) => !skip.has(n)), `${where}: fields and their order`)

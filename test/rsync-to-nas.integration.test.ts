@@ -232,6 +232,21 @@ describe('rsync-to-nas (NAS site, local transport)', () => {
     assert.ok(summaryOf(s).includes(`Transfer failed: ${h5}\n`))
   })
 
+  it('a .bz2 left by an earlier run beside its .rawacf is remade from the .rawacf, not sent twice', async () => {
+    const s = site('nas-leftover-bz2')
+    const dmap = placeFixture(s.data, '20231004.1400.00.sas.a.rawacf')
+    writeFileSync(`${dmap}.bz2`, 'a stale, truncated compression')
+    utimesSync(`${dmap}.bz2`, nameTime('20231004.1400.00.sas.a.rawacf'), nameTime('20231004.1400.00.sas.a.rawacf'))
+    const original = readFileSync(dmap)
+    const {code, stdout, stderr} = await runCli(['rsync-to-nas', '--config', s.configFile, '--json'])
+    assert.equal(code, 0, stderr)
+    const result = JSON.parse(stdout) as {succeeded: number; failed: number}
+    assert.deepEqual([result.succeeded, result.failed], [1, 0])
+    assert.deepEqual(spawnSync('bzip2', ['-dc', join(s.nas, 'rawacf_dmap', '20231004.1400.00.sas.a.rawacf.bz2')]).stdout, original)
+    assert.equal(existsSync(dmap), false)
+    assert.equal(existsSync(`${dmap}.bz2`), false)
+  })
+
   it('--dry-run prints the plan and changes nothing', async () => {
     const s = site('nas-dry')
     const h5 = placeFixture(s.data, '20231004.1400.00.sas.0.rawacf.h5')

@@ -11,7 +11,7 @@ import {dirname, join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
 
 import type {DoctorCheck} from '../src/lib/doctor.js'
-import {findOnPath} from '../src/lib/doctor.js'
+import {findOnPath} from '../src/lib/exec.js'
 import {EXIT, EXIT_CODE_HELP} from '../src/lib/errors.js'
 import {REPO} from './helpers/cli.js'
 

@@ -2,14 +2,15 @@
 // text with the bundled font, write and re-read an HDF5 file, receive an inotify event) rather
 // than only loading a module, because the failures we fear load fine and then misbehave: a
 // font-less host renders boxes with exit code 0. Heavy modules are imported inside the checks.
-import {accessSync, constants, mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs'
-import {createRequire} from 'node:module'
+import {mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {delimiter, join} from 'node:path'
+import {join} from 'node:path'
 
 import {buildInfo} from './build-info.js'
 import type {LoadedConfig} from './config/load.js'
+import {loadInotify, type InotifyEvent} from './daemon/watch.js'
 import {ConfigError, DataflowError, EXIT, oneLine} from './errors.js'
+import {findOnPath} from './exec.js'
 
 export type CheckStatus = 'ok' | 'warn' | 'fail'
 
@@ -122,23 +123,8 @@ async function checkHdf5(): Promise<Outcome> {
   })
 }
 
-interface InotifyEvent {
-  watch: number
-  mask: number
-  cookie: number
-  name?: string
-}
-interface InotifyInstance {
-  addWatch(arg: {path: string; watch_for: number; callback: (event: InotifyEvent) => void}): number
-  close(): boolean
-}
-interface InotifyModule {
-  Inotify: {new (persistent?: boolean): InotifyInstance; IN_CLOSE_WRITE: number}
-}
-
 async function checkInotify(timeoutMs: number): Promise<Outcome> {
-  // node-inotify is CommonJS without type declarations: load it with require and type it here.
-  const {Inotify} = createRequire(import.meta.url)('node-inotify') as InotifyModule
+  const {Inotify} = loadInotify()
   return withTempDir(async (dir) => {
     const inotify = new Inotify()
     try {
@@ -165,18 +151,6 @@ async function checkInotify(timeoutMs: number): Promise<Outcome> {
   })
 }
 
-/** The first executable file called `name` in the PATH directories, or undefined. */
-export function findOnPath(name: string, path = process.env.PATH ?? ''): string | undefined {
-  for (const dir of path.split(delimiter)) {
-    if (!dir) continue
-    const candidate = join(dir, name)
-    try {
-      accessSync(candidate, constants.X_OK)
-      if (statSync(candidate).isFile()) return candidate
-    } catch {}
-  }
-  return undefined
-}
 
 function checkConfig(load: () => LoadedConfig): Outcome {
   try {

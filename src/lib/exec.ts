@@ -3,6 +3,8 @@
 // argv, the exit code and the tail of stderr. Classification (transient or not) is by exit code,
 // supplied by the caller, never by the wording of stderr.
 import {spawn} from 'node:child_process'
+import {accessSync, constants, statSync} from 'node:fs'
+import {delimiter, join} from 'node:path'
 
 import {ExternalToolError, InterruptedError} from './errors.js'
 
@@ -39,6 +41,19 @@ export interface RunResult {
 function tail(buffers: Buffer[]): string {
   const all = Buffer.concat(buffers)
   return all.subarray(Math.max(0, all.length - STDERR_TAIL_BYTES)).toString('utf8').trim()
+}
+
+/** The first executable file called `name` in the PATH directories, or undefined. */
+export function findOnPath(name: string, path = process.env.PATH ?? ''): string | undefined {
+  for (const dir of path.split(delimiter)) {
+    if (!dir) continue
+    const candidate = join(dir, name)
+    try {
+      accessSync(candidate, constants.X_OK)
+      if (statSync(candidate).isFile()) return candidate
+    } catch {}
+  }
+  return undefined
 }
 
 export async function run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {

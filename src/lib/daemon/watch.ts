@@ -97,14 +97,14 @@ export async function pollReasonFor(dir: string): Promise<string | null> {
 
 // ---- node-inotify ---------------------------------------------------------------------------
 
-interface InotifyEvent {
+export interface InotifyEvent {
   watch: number
   mask: number
   cookie: number
   name?: string
 }
 
-interface InotifyInstance {
+export interface InotifyInstance {
   addWatch(arg: {path: string; watch_for: number; callback: (event: InotifyEvent) => void}): number
   removeWatch(wd: number): boolean
   close(): boolean
@@ -123,7 +123,7 @@ interface InotifyConstants {
   IN_ONLYDIR: number
 }
 
-interface InotifyModule {
+export interface InotifyModule {
   Inotify: (new (persistent?: boolean) => InotifyInstance) & InotifyConstants
 }
 
@@ -136,7 +136,8 @@ interface InotifyModule {
 const OVERFLOW_WD = -1
 
 let inotifyModule: InotifyModule | undefined
-function loadInotify(): InotifyModule {
+/** node-inotify, loaded once (the doctor's check uses the same loader as the daemon). */
+export function loadInotify(): InotifyModule {
   // A native CommonJS addon without type declarations (also inside the single executable).
   inotifyModule ??= createRequire(import.meta.url)('node-inotify') as InotifyModule
   return inotifyModule

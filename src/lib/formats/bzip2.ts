@@ -12,16 +12,16 @@
 // Exit codes decide what a failure means: bzip2 exits 2 for damaged data and 1 for an
 // environment problem; lbzip2 exits 1 for any fatal error, which for a regular file that we have
 // just opened ourselves means damaged data. stderr text only fills the message.
-import {accessSync, closeSync, constants, openSync, statSync} from 'node:fs'
+import {closeSync, constants, openSync} from 'node:fs'
 import {mkdtemp, open, rename, rm, stat, unlink} from 'node:fs/promises'
 import {Socket} from 'node:net'
 import {availableParallelism, tmpdir} from 'node:os'
-import {delimiter, dirname, join, resolve} from 'node:path'
+import {dirname, join, resolve} from 'node:path'
 import {pipeline} from 'node:stream/promises'
 import {setTimeout as delay} from 'node:timers/promises'
 
 import {ExternalToolError, FormatError, InterruptedError} from '../errors.js'
-import {run} from '../exec.js'
+import {findOnPath, run} from '../exec.js'
 import {fsyncDir, tempPathFor} from '../fs/atomic.js'
 
 export type Bzip2ToolName = 'lbzip2' | 'bzip2'
@@ -51,23 +51,12 @@ export function hasBzip2Magic(bytes: Uint8Array): boolean {
 
 const PREFERENCE: readonly Bzip2ToolName[] = ['lbzip2', 'bzip2']
 
-function onPath(name: string, searchPath: string): string | undefined {
-  for (const dir of searchPath.split(delimiter)) {
-    if (!dir) continue
-    const candidate = join(dir, name)
-    try {
-      accessSync(candidate, constants.X_OK)
-      if (statSync(candidate).isFile()) return candidate
-    } catch {}
-  }
-  return undefined
-}
 
 /** The bzip2 tool to use; ExternalToolError (exit 5) when none is installed. */
 export function findBzip2Tool(options: Pick<Bzip2Options, 'tool' | 'searchPath'> = {}): Bzip2Tool {
   const names = options.tool ? [options.tool] : PREFERENCE
   for (const name of names) {
-    const path = onPath(name, options.searchPath ?? process.env.PATH ?? '')
+    const path = findOnPath(name, options.searchPath ?? process.env.PATH ?? '')
     if (path) return {name, path}
   }
   throw new ExternalToolError(

@@ -73,6 +73,7 @@ export async function distributeBorealisData(context: StageContext): Promise<Dis
   /** Moves files (a DMAP and its HDF5 partner) to a directory, verified, with a reason file. */
   const quarantine = async (paths: string[], reason: string): Promise<string[]> => {
     const moved: string[] = []
+    const kept: string[] = []
     for (const path of paths) {
       const target = join(failure, basename(path))
       try {
@@ -81,10 +82,13 @@ export async function distributeBorealisData(context: StageContext): Promise<Dis
         log.event('file.quarantined', {file: path, quarantine: target, reason}, 'error')
         moved.push(target)
       } catch (error) {
-        log.event('file.failed', {file: path, error: `could not move to ${failure}: ${oneLine(error)}`}, 'error')
+        kept.push(path)
+        log.event('file.failed', {file: path, error: `could not move to ${failure} (kept in place): ${oneLine(error)}`}, 'error')
       }
     }
-    await context.alert(`${paths[0]} moved to ${failure}: ${reason}`)
+    await context.alert(
+      kept.length === 0 ? `${paths[0]} moved to ${failure}: ${reason}` : `${kept.join(', ')} could not be moved to ${failure} and stay in place: ${reason}`,
+    )
     return moved
   }
   const partnerOf = async (dmap: string): Promise<string[]> => {

@@ -128,10 +128,16 @@ export async function rsyncToNas(context: StageContext, options: RsyncToNasOptio
   const settleMs = 1000 * (options.trigger ? config.borealis.settleSeconds : config.borealis.untriggeredSettleSeconds)
   const skipped: RsyncToNasResult['skipped'] = []
   const candidates: Candidate[] = []
-  for (const candidate of await listCandidates(source, [quarantine])) {
+  const listed = await listCandidates(source, [quarantine])
+  const listedPaths = new Set(listed.map((c) => c.path))
+  for (const candidate of listed) {
     const name = basename(candidate.path)
     let reason: string | null = null
-    if (prefix && name.includes(prefix)) reason = `block ${prefix} is still being written (trigger)`
+    // A .bz2 left by an earlier run that could not deliver it: its .rawacf is the source of truth
+    // and is compressed afresh when that file is moved (it would otherwise be sent twice).
+    if (name.endsWith('.rawacf.bz2') && listedPaths.has(candidate.path.slice(0, -'.bz2'.length))) {
+      reason = `made from ${basename(candidate.path.slice(0, -4))} by an earlier run; remade from it`
+    } else if (prefix && name.includes(prefix)) reason = `block ${prefix} is still being written (trigger)`
     else if (now.getTime() - candidate.mtime.getTime() < settleMs) reason = `modified less than ${settleMs / 1000} s ago (still being written)`
     else if (!nas && !name.includes('rawacf')) reason = 'not a rawacf file (only rawacf files go to site-linux)'
     if (reason) {
@@ -259,6 +265,7 @@ async function changedSince(path: string, before: BigIntStats): Promise<boolean>
 /** Moves the file(s) to the local quarantine with a `.reason` file and alerts once. */
 async function quarantineFile(context: StageContext, paths: readonly string[], dir: string, reason: string): Promise<void> {
   const {config, log, signal} = context
+  const kept: string[] = []
   for (const path of paths) {
     const target = join(dir, basename(path))
     try {
@@ -267,8 +274,12 @@ async function quarantineFile(context: StageContext, paths: readonly string[], d
       log.event('file.quarantined', {file: path, quarantine: target, reason}, 'error')
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue
-      log.event('file.failed', {file: path, error: `could not quarantine: ${oneLine(error)}`}, 'error')
+      kept.push(path)
+      log.event('file.failed', {file: path, error: `could not quarantine (kept in place): ${oneLine(error)}`}, 'error')
     }
   }
-  await context.alert(`${paths[0]} quarantined in ${dir}: ${reason}`)
+  // The alert says what really happened: a file that could not be moved is still where it was.
+  await context.alert(
+    kept.length === 0 ? `${paths[0]} quarantined in ${dir}: ${reason}` : `${kept.join(', ')} could not be quarantined in ${dir} and stay in place: ${reason}`,
+  )
 }
