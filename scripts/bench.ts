@@ -41,6 +41,7 @@ import {SshTransport} from '../src/lib/transport/ssh.js'
 import {compressFile, decompressFile} from '../src/lib/formats/bzip2.js'
 import {type DmapRecord, readDmap, readDmapFile, writeDmapFile} from '../src/lib/formats/dmap/index.js'
 import {moveVerified} from '../src/lib/transport/verified-move.js'
+import {FIXTURES} from '../test/helpers/cli.js'
 import {startSshd} from '../test/helpers/sshd.js'
 
 interface Row {
@@ -126,7 +127,7 @@ function cleanEnv(cache: string): NodeJS.ProcessEnv {
  * arrays ([1, 75, 23] complex64) perturbed by ±10 % so the data compresses like real data.
  */
 async function makeLongRawacf(path: string, count: number): Promise<void> {
-  const fixture = await openBorealisFile(join(REPO, '..', 'shared', 'fixtures', 'borealis', '20231004.1400.00.sas.0.rawacf.h5'))
+  const fixture = await openBorealisFile(join(FIXTURES, 'borealis', '20231004.1400.00.sas.0.rawacf.h5'))
   const metadata = new Map(fixture.metadata.values)
   const templates: Array<Map<string, HdfValue>> = []
   for await (const record of fixture.records()) templates.push(new Map(record.fields.values))
@@ -345,7 +346,7 @@ function* randomRawacfRecords(template: DmapRecord, count: number): Generator<Dm
 async function dmapCase(): Promise<Row[]> {
   const scratch = mkdtempSync(join(tmpdir(), 'dataflow-bench-'))
   try {
-    const fixture = join(REPO, '..', 'shared', 'fixtures', 'borealis', '20231004.1400.00.sas.a.rawacf')
+    const fixture = join(FIXTURES, 'borealis', '20231004.1400.00.sas.a.rawacf')
     const template = (await readDmap(fixture)).entries[0]!.record
     const rows: Row[] = []
     const notes: string[] = []
@@ -402,7 +403,7 @@ async function dmapCase(): Promise<Row[]> {
  * the reference file, so the data compresses and plots like real data.
  */
 async function makeLongAntennasIq(path: string, count: number): Promise<void> {
-  const fixture = await openBorealisFile(join(REPO, '..', 'shared', 'fixtures', 'borealis', '20231004.1400.00.sas.0.antennas_iq.h5'))
+  const fixture = await openBorealisFile(join(FIXTURES, 'borealis', '20231004.1400.00.sas.0.antennas_iq.h5'))
   const metadata = new Map(fixture.metadata.values)
   let template: Map<string, HdfValue> | undefined
   for await (const record of fixture.records()) template ??= new Map(record.fields.values)

@@ -1,5 +1,5 @@
 // Borealis rawacf → DMAP conversion (`dataflow convert`) against the reference outputs of
-// pyDARNio (fixtures/README.md): bytes identical for every fixture, also from "latest"-format
+// pyDARNio (test/fixtures/README.md): bytes identical for every fixture, also from "latest"-format
 // copies; .bz2 output that decompresses to the same bytes; the worked example of spec formats
 // §4.5; the no-xcfs case; and every way a conversion must fail without leaving output behind.
 import assert from 'node:assert/strict'
@@ -11,6 +11,8 @@ import {after, describe, it} from 'node:test'
 
 import {rawacfToDmap} from '../src/lib/formats/convert/rawacf.js'
 import {cTime, roundHalfEven, utcFromTimestamp, wrap16} from '../src/lib/formats/convert/numeric.js'
+import {recordJsonText} from '../src/lib/formats/dmap/dump.js'
+import {readDmap} from '../src/lib/formats/dmap/index.js'
 import type {DmapRecord} from '../src/lib/formats/dmap/types.js'
 import {openBorealisFile} from '../src/lib/formats/hdf5/borealis.js'
 import type {HdfValue} from '../src/lib/formats/hdf5/values.js'
@@ -43,7 +45,13 @@ interface RefField {
   value: unknown
   shape?: number[]
 }
-const reference = (name: string) => (JSON.parse(readFileSync(join(BOREALIS, `${name}.json`), 'utf8')) as {records: Array<Record<string, RefField>>}).records
+/** The reference conversion's records, decoded from pyDARNio's DMAP bytes in the same JSON form as its dumps. */
+async function reference(name: string): Promise<Array<Record<string, RefField>>> {
+  const {entries} = await readDmap(join(BOREALIS, name))
+  return entries.map((e) => JSON.parse(recordJsonText(e.record)) as Record<string, RefField>)
+}
+/** pyDARNio's own dump of a reference (only the rkn one is in the repository: test/fixtures/README.md). */
+const pydarnioDump = (name: string) => (JSON.parse(readFileSync(join(BOREALIS, `${name}.json`), 'utf8')) as {records: Array<Record<string, RefField>>}).records
 
 /** Field-by-field comparison with a reference dump; floats compared as binary32, signed zeros included. */
 // `skip`: reference fields the record must NOT have (the no-xcfs case drops xcfd; the caller asserts
@@ -88,12 +96,18 @@ const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest(
 describe('records equal the reference dumps field by field', () => {
   for (const [input, output] of CASES) {
     it(`${input}`, async () => {
-      const ref = reference(output)
+      const ref = await reference(output)
       const records = await convertInProcess(join(BOREALIS, input), input)
       assert.equal(records.length, ref.length)
       records.forEach((record, i) => compareRecord(record, ref[i]!, `record ${i}`))
     })
   }
+  it('20231004.1400.51.rkn.3.rawacf.h5 against the dump pyDARNio itself read back', async () => {
+    const ref = pydarnioDump('20231004.1400.51.rkn.d.rawacf')
+    const records = await convertInProcess(join(BOREALIS, '20231004.1400.51.rkn.3.rawacf.h5'), '20231004.1400.51.rkn.3.rawacf.h5')
+    assert.equal(records.length, ref.length)
+    records.forEach((record, i) => compareRecord(record, ref[i]!, `record ${i}`))
+  })
 })
 
 describe('dataflow convert: bytes identical to the reference', () => {
@@ -102,7 +116,7 @@ describe('dataflow convert: bytes identical to the reference', () => {
       const dir = workDir(input)
       const plain = await runCli(['convert', input, '--no-compress'], {cwd: dir})
       assert.equal(plain.code, 0, plain.stderr)
-      assert.match(plain.stdout, new RegExp(`^Wrote dmap to : ${output.replaceAll('.', '\\.')} \\(${reference(output).length} records, \\d+\\.\\d\\d s\\)\n$`))
+      assert.match(plain.stdout, new RegExp(`^Wrote dmap to : ${output.replaceAll('.', '\\.')} \\(${(await reference(output)).length} records, \\d+\\.\\d\\d s\\)\n$`))
       const expected = readFileSync(join(BOREALIS, output))
       assert.ok(readFileSync(join(dir, output)).equals(expected), 'uncompressed output identical to the reference')
 
@@ -197,7 +211,7 @@ describe('a record without xcfs', () => {
     await copyBorealisFile(join(BOREALIS, input), path, {
       record: (r) => ({name: r.name, fields: new Map([...r.fields].filter(([n]) => n !== 'xcfs'))}),
     })
-    const ref = reference(output)
+    const ref = await reference(output)
     const records = await convertInProcess(path, input)
     assert.equal(records.length, ref.length)
     records.forEach((record, i) => {

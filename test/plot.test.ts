@@ -1,6 +1,6 @@
 // antennas_iq plots (src/plotting/): the colormap, ticks and antenna lists, and the rendered
 // figures of the reference fixtures, checked against the data read independently from the HDF5
-// file and against the original script's reference images (shared/fixtures/borealis/*.jpg):
+// file and against the original script's reference images (test/fixtures/borealis/*.jpg):
 // dimensions, heat-map colours cell by cell, per-column intensity, the title's ink footprint and
 // the colour bar. Plus the interactive HTML page. Images are real renders; nothing is mocked.
 import assert from 'node:assert/strict'

@@ -13,7 +13,7 @@ import {after, before, describe, test} from 'node:test'
 import type {DoctorCheck} from '../src/lib/doctor.js'
 import {findOnPath} from '../src/lib/exec.js'
 import {EXIT, EXIT_CODE_HELP} from '../src/lib/errors.js'
-import {REPO} from './helpers/cli.js'
+import {FIXTURES, REPO} from './helpers/cli.js'
 
 const BINARY = join(REPO, 'dist', 'dataflow')
 const HOST_PATH = `${process.env.PATH ?? ''}:/usr/sbin:/sbin`
@@ -219,7 +219,7 @@ describe('dist/dataflow in a minimal chroot: no node, no fonts, no tools', () =>
   test('plot-iq renders a real antennas_iq plot (JPEG and offline HTML) the same as on the host', async () => {
     const fixture = '20231004.1400.00.sas.0.antennas_iq.h5'
     const image = '20231004.1400.00.sas.0.antennas_iq.antenna_0_0_70.jpg'
-    copyFileSync(join(REPO, '..', 'shared', 'fixtures', 'borealis', fixture), join(root, 'home', 'op', fixture))
+    copyFileSync(join(FIXTURES, 'borealis', fixture), join(root, 'home', 'op', fixture))
     mkdirSync(join(root, 'home', 'op', 'plots'))
     const args = ['plot-iq', '--antennas', '0', '--min-power', '30', '--max-power', '80', '--html']
     const result = await run([...args, '--plot-directory', '/home/op/plots', `/home/op/${fixture}`], {PATH: '/bin', HOME: '/home/op'})

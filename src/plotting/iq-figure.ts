@@ -6,7 +6,7 @@
 // Geometry: the original's figure is matplotlib's 12 × 10 in at 100 dpi, constrained layout,
 // saved with a tight bounding box (1211 × 1011 px) and shrunk to 1000 px wide. The constants
 // below are positions in that reference frame, measured on the reference images
-// (shared/fixtures/borealis/*.antenna_*.jpg) and matplotlib's defaults (10 pt labels, 12 pt
+// (test/fixtures/borealis/*.antenna_*.jpg) and matplotlib's defaults (10 pt labels, 12 pt
 // title, 3.5 pt ticks with 3.5 pt padding, 0.8 pt frames, 1.5 pt lines); everything is scaled by
 // 1000 / 1211. As constrained layout does, the axes shrink when tick labels are wider.
 //

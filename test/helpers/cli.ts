@@ -5,7 +5,8 @@ import {dirname, join} from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-export const FIXTURES = join(REPO, '..', 'shared', 'fixtures')
+/** Reference fixtures, in the repository (test/fixtures/README.md says where each comes from). */
+export const FIXTURES = join(REPO, 'test', 'fixtures')
 
 export interface CliResult {
   code: number

@@ -13,7 +13,7 @@ export default class DmapDump extends BaseCommand<typeof DmapDump> {
   static override summary = 'Print the records of a DMAP file (plain or bzip2)'
   static override description = [
     'A listing for people, or with --json every field of every record in the shape of the reference',
-    'dumps (shared/fixtures/*.json): {"records": [{field: {"type", "value"[, "shape"]}}]}, shape row-major.',
+    'dumps (test/fixtures/*.json): {"records": [{field: {"type", "value"[, "shape"]}}]}, shape row-major.',
     'Strict reading by default; --lax prints the intact leading records and reports where the damage',
     'starts (exit 3).',
   ].join('\n')

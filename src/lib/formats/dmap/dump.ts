@@ -1,5 +1,5 @@
 // Renders DMAP records for `dataflow dmap dump`: as JSON in exactly the shape of the reference
-// dumps in shared/fixtures (`{"records": [{field: {"type", "value"[, "shape"]}}]}`, fields in
+// dumps in test/fixtures (`{"records": [{field: {"type", "value"[, "shape"]}}]}`, fields in
 // file order, `shape` row-major, values nested lists), or as a listing for people.
 //
 // Numbers: binary32 values are printed as the shortest decimal that reads back as the same
