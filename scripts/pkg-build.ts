@@ -1,6 +1,6 @@
 // Builds dist/dataflow: one Linux x86_64 executable that needs no Node on the target host.
-// Node's Single Executable Applications (SEA) + postject; pkg cannot build offline (see
-// test/fixtures/README.md's neighbour, README "Single executable"). The executable is the Node binary running this script,
+// Node's Single Executable Applications (SEA) + postject: pkg cannot build offline (it downloads
+// prebuilt Node binaries). The executable is the Node binary running this script,
 // stripped, carrying a CommonJS bootstrap (scripts/sea-main.cjs) and two assets: a brotli payload
 // of the app directory (bundle, external packages with native code, fonts) and its manifest.
 // At run time the bootstrap extracts the payload once into a per-user cache keyed by content.
