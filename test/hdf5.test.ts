@@ -10,7 +10,7 @@ import {antennasIqRecord, openBorealisFile, parseBorealisVersion} from '../src/l
 import {checkHdf5File} from '../src/lib/formats/hdf5/check.js'
 import {loadH5wasm} from '../src/lib/formats/hdf5/h5wasm.js'
 import type {HdfValue} from '../src/lib/formats/hdf5/values.js'
-import {copyBorealisFile} from '../src/lib/formats/hdf5/write.js'
+import {copyBorealisFile, shiftRecordTime} from '../src/lib/formats/hdf5/write.js'
 import {FIXTURES, runCli} from './helpers/cli.js'
 import {makeSandbox} from './helpers/hosts.js'
 
@@ -152,6 +152,34 @@ describe('"latest" HDF5 object format', () => {
       }
     })
   }
+})
+
+describe('shiftRecordTime (re-timed copies of a fixture)', () => {
+  it('moves every record name and sequence time by the same whole seconds, across a day and year boundary', async () => {
+    const name = '20231004.1400.00.sas.0.antennas_iq.h5'
+    const shift = Date.UTC(2026, 11, 31, 23, 0, 0) / 1000 - Date.UTC(2023, 9, 4, 14, 0, 0) / 1000 + 3600
+    const copy = scratch('shifted', '20270101.0000.00.sas.0.antennas_iq.h5')
+    await copyBorealisFile(join(BOREALIS, name), copy, {record: (r) => shiftRecordTime(r, shift)})
+    const [a, b] = [await openBorealisFile(join(BOREALIS, name)), await openBorealisFile(copy)]
+    try {
+      assert.deepEqual(b.recordNames, ['20270101-0000-00.034327'])
+      assert.deepEqual(a.recordNames, ['20231004-1400-00.034327'])
+      const [ta, tb] = [a.readRecord(a.recordNames[0]!).fields.floats('sqn_timestamps').data, b.readRecord(b.recordNames[0]!).fields.floats('sqn_timestamps').data]
+      assert.equal(tb.length, ta.length)
+      ta.forEach((t, i) => assert.equal(tb[i], t + shift))
+      sameValue(a.readRecord(a.recordNames[0]!).fields.get('antennas_iq_data'), b.readRecord(b.recordNames[0]!).fields.get('antennas_iq_data'), 'data unchanged')
+    } finally {
+      a.close()
+      b.close()
+    }
+  })
+
+  it('refuses fractions of a second and names that are not record names', () => {
+    const record = {name: '20231004-1400-00.031800', fields: new Map<string, HdfValue>([['sqn_timestamps', {kind: 'float', shape: [1], data: Float64Array.of(1)}]])}
+    assert.throws(() => shiftRecordTime(record, 0.5), /whole seconds/)
+    assert.throws(() => shiftRecordTime({...record, name: 'metadata'}, 1), /not a record name/)
+    assert.equal(shiftRecordTime(record, -60).name, '20231004-1359-00.031800')
+  })
 })
 
 describe('files the reader rejects, with one line naming the file', () => {

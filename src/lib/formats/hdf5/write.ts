@@ -117,6 +117,27 @@ export async function writeBorealisFile(
   }
 }
 
+const RECORD_NAME = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})-(\d{2})\.(\d{6})$/
+
+/**
+ * A record moved in time by whole seconds: its group name (`YYYYmmdd-HHMM-SS.ffffff`, the first
+ * sequence time) and its `sqn_timestamps`, the only times a Borealis record holds. The demo uses it
+ * to make "the block that just ended" from a fixture, with data, name and content agreeing.
+ */
+export function shiftRecordTime(record: WriteRecord, seconds: number): WriteRecord {
+  if (!Number.isInteger(seconds)) throw new RangeError(`shiftRecordTime: whole seconds only (got ${seconds})`)
+  const m = RECORD_NAME.exec(record.name)
+  if (!m) throw new RangeError(`shiftRecordTime: ${JSON.stringify(record.name)} is not a record name`)
+  const t = new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!) + seconds * 1000)
+  const pad = (n: number) => String(n).padStart(2, '0')
+  const name = `${t.getUTCFullYear()}${pad(t.getUTCMonth() + 1)}${pad(t.getUTCDate())}-${pad(t.getUTCHours())}${pad(t.getUTCMinutes())}-${pad(t.getUTCSeconds())}.${m[7]}`
+  const fields = new Map(record.fields)
+  const times = fields.get('sqn_timestamps')
+  if (times?.kind !== 'float') throw new RangeError(`shiftRecordTime: record ${record.name} has no sqn_timestamps`)
+  fields.set('sqn_timestamps', {...times, data: Float64Array.from(times.data, (x) => x + seconds)})
+  return {name, fields}
+}
+
 export interface CopyOptions extends BorealisWriteOptions {
   /** Change /metadata before writing (default: as read). */
   metadata?: (values: Map<string, HdfValue>) => Map<string, HdfValue>
