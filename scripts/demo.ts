@@ -1,26 +1,52 @@
-// `npm run demo`: runs what the data flow can do so far on a local sandbox under ./demo-sandbox,
-// one directory tree per host role, with its own configs and sample input (the reference
-// Borealis fixtures), and prints where to look. Every step is a real `dataflow` command run as a
-// child process; the demo stops at the first step that fails.
+// `npm run demo`: the whole data flow of one radar (sas) on a local sandbox under ./demo-sandbox.
+// Three hosts, each a directory tree with its own config: the radar computer (borealis), the site
+// computer (site-linux, which also holds the site NAS) and campus. The daemons run as separate
+// processes (`dataflow daemon --role …`), site-linux and campus reached over ssh through a private
+// sshd on 127.0.0.1, exactly as on a real site. Every step is a real `dataflow` command run as a
+// child process.
+//
+// The radar's files are all sas files whose names, contents and modification times agree: a
+// backlog block from 2023 (the reference fixture itself, so its conversion can be compared with
+// pyDARNio's), the block that ended an hour ago (rawacf + antennas_iq, re-timed copies of the
+// fixtures: its antennas_iq file is plotted, as the site plots the last two hours) and the first
+// file of the block being written now (the trigger). The demo waits until each file has reached
+// every place it must end up, checks each copy's hash, prints one table, and exits 0 only if
+// every file arrived and every check passed.
 import {spawn, spawnSync} from 'node:child_process'
-import {copyFileSync, createWriteStream, existsSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync} from 'node:fs'
-import {dirname, join, relative, resolve} from 'node:path'
+import {createHash} from 'node:crypto'
+import {copyFileSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync} from 'node:fs'
+import {basename, dirname, join, relative, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import YAML from 'yaml'
 
-import {startSshd, type SshdHandle} from '../test/helpers/sshd.js'
+import {copyBorealisFile, shiftRecordTime} from '../src/lib/formats/hdf5/write.js'
+import {FIXTURES} from '../test/helpers/cli.js'
+import {SSHD_PATH, startSshd, type SshdHandle} from '../test/helpers/sshd.js'
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const SANDBOX = join(REPO, 'demo-sandbox')
-const FIXTURES = resolve(REPO, '..', 'shared', 'fixtures', 'borealis')
+const BOREALIS_FIXTURES = join(FIXTURES, 'borealis')
 const ROLES = ['borealis', 'site-linux', 'campus'] as const
+type Role = (typeof ROLES)[number]
 const RADAR = 'sas'
+const ARRIVAL_DEADLINE_MS = 240_000
 
-function dataflow(args: string[], options: {allowFail?: boolean} = {}): string {
-  const shown = ['dataflow', ...args].map((a) => (a.startsWith(SANDBOX) ? relative(REPO, a) : a)).join(' ')
+const started = Date.now()
+const show = (path: string) => relative(REPO, path)
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
+const sha256File = (path: string) => sha256(readFileSync(path))
+
+function fail(message: string): never {
+  console.error(`demo failed: ${message}`)
+  process.exit(1)
+}
+
+function dataflow(args: string[], cwd = REPO): string {
+  const shown = ['dataflow', ...args].map((a) => (a.startsWith(SANDBOX) ? show(a) : a)).join(' ')
   console.log(`\n$ ${shown}`)
   const result = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'bin', 'dev.js'), ...args], {
-    cwd: REPO,
+    cwd,
     encoding: 'utf8',
     env: {...process.env, DATAFLOW_CONFIG: ''},
   })
@@ -30,150 +56,33 @@ function dataflow(args: string[], options: {allowFail?: boolean} = {}): string {
   const shownLines = lines.filter((l) => !l.startsWith('{"level"') && l !== '')
   if (shownLines.length > 0) console.log(shownLines.map((l) => `  ${l}`).join('\n'))
   if (events.length > 0) console.log(`  (${events.length} JSON event lines, also in the stage's log file)`)
-  if (result.status !== 0 && !options.allowFail) {
-    console.error(`demo step failed (exit ${result.status}): ${shown}`)
-    process.exit(1)
-  }
+  if (result.status !== 0) fail(`step exited ${result.status}: ${shown}`)
   return result.stdout
 }
 
-/** A config for one simulated host: every path inside its sandbox root. */
-function sandboxConfig(role: (typeof ROLES)[number], root: string): string {
-  const p = (...parts: string[]) => join(root, ...parts)
-  const config = {
-    radar: RADAR,
-    logging: {directory: p('logs')},
-    state: {directory: p('state')},
-    borealis: {
-      dataDirectory: p('data', 'borealis_data'),
-      flagsDirectory: p('data_flow', '.inotify_flags'),
-      quarantineDirectory: p('data', 'borealis_quarantine'),
-    },
-    site: {
-      // The site NAS is shared by the borealis and site-linux hosts: in the sandbox it lives in
-      // the site-linux tree.
-      nasDataRoot: join(SANDBOX, 'site-linux', 'borealis_nfs', 'borealis_data'),
-      siteLinuxDataRoot: p('data', 'borealis_data'),
-      camDirectory: p('borealis_nfs', 'cam'),
-      plotDirectory: p('logs', 'daily_plots'),
-      watchDirectory: p('data_flow', '.inotify_watchdir'),
-      flagsDirectory: p('data_flow', '.inotify_flags'),
-    },
-    campus: {
-      dataDirectory: p('sddata', '{radar}_data'),
-      holdingDirectory: p('sddata', '{radar}_holding_dir'),
-      conversionFailureDirectory: p('sddata', 'conversion_failure'),
-      specialExperimentsDirectory: p('sddata', 'special_experiments'),
-      archiveRoot: p('data', 'borealis_site_data'),
-      plotsDirectory: p('sddata', 'antennas_iq_plots', '{radar}_iq_plots'),
-      plotsArchiveDirectory: p('sddata', 'antennas_iq_plots', '{radar}_iq_plots', 'archive'),
-      camRoot: p('cam'),
-      watchDirectory: p('data_flow', '.inotify_watchdir'),
-      flagsDirectory: p('data_flow', '.inotify_flags'),
-      staging: [
-        {name: 'vt', path: p('outgoing', 'vt', '{radar}'), mode: '664'},
-        {name: 'bas', path: p('outgoing', 'bas', '{radar}'), mode: '664'},
-        {name: 'mirror', path: p('holding', 'globus'), mode: '664'},
-      ],
-    },
-  }
-  return `# demo config for the ${role} host (generated by scripts/demo.ts)\n${YAML.stringify(config)}`
-}
-
-const started = Date.now()
-rmSync(SANDBOX, {recursive: true, force: true})
-console.log(`dataflow demo: sandbox ${relative(REPO, SANDBOX)}/ (one directory per host role)`)
-
-const configs: Record<string, string> = {}
-for (const role of ROLES) {
-  const root = join(SANDBOX, role)
-  mkdirSync(root, {recursive: true})
-  configs[role] = join(root, 'config.yaml')
-  writeFileSync(configs[role], sandboxConfig(role, root))
-  // The commented example an operator starts from, for comparison.
-  dataflow(['config', 'init', '--role', role, '--radar', RADAR, '--output', join(root, 'config.example.yaml')])
-  dataflow(['config', 'validate', '--config', configs[role]])
-}
-dataflow(['config', 'show', '--config', configs.campus!])
-
-// Sample input: the reference Borealis files, as the radar computer would hold them, with
-// modification times matching their names (as Borealis would have written them).
-const radarDir = join(SANDBOX, 'borealis', 'data', 'borealis_data')
-mkdirSync(radarDir, {recursive: true})
-const samples = readdirSync(FIXTURES).filter((f) => /\.(h5|rawacf)$/.test(f))
-for (const file of samples) {
-  const target = join(radarDir, file)
-  copyFileSync(join(FIXTURES, file), target)
-  const m = /^(\d{4})(\d{2})(\d{2})\.(\d{2})(\d{2})\.(\d{2})\./.exec(file)!
-  const time = new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!))
-  utimesSync(target, time, time)
-}
-console.log(`\nsample input: ${samples.length} Borealis files copied to ${relative(REPO, radarDir)}/`)
-
-const rawacf = samples.filter((f) => f.endsWith('.rawacf.h5')).map((f) => join(radarDir, f))
-dataflow(['names', 'dmap', ...rawacf])
-dataflow(['names', 'check-timestamp', ...rawacf.slice(0, 2)])
-
-// Borealis host: move the finished files to the site NAS, verified (plan first, then for real).
-dataflow(['rsync-to-nas', '--config', configs.borealis!, '--dry-run'])
-dataflow(['rsync-to-nas', '--config', configs.borealis!])
-const nasRoot = join(SANDBOX, 'site-linux', 'borealis_nfs', 'borealis_data')
-
-const commands = dataflow(['--help'])
-if (commands.includes('install-service')) {
-  const fakeBinary = join(SANDBOX, 'bin', 'dataflow')
-  mkdirSync(dirname(fakeBinary), {recursive: true})
-  copyFileSync('/bin/true', fakeBinary)
-  for (const role of ROLES) {
-    const args = ['install-service', '--role', role, '--config', configs[role]!, '--binary', fakeBinary, '--output-dir', join(SANDBOX, role, 'systemd')]
-    dataflow(role === 'campus' ? [...args, '--radar', RADAR] : args)
-  }
-}
-if (commands.includes('doctor')) dataflow(['doctor', '--config', configs.borealis!])
-
-console.log(`\ndemo finished in ${((Date.now() - started) / 1000).toFixed(1)} s. Where to look:`)
-for (const role of ROLES) {
-  const root = join(SANDBOX, role)
-  console.log(`  ${relative(REPO, root)}/config.yaml${existsSync(join(root, 'systemd')) ? `, ${relative(REPO, join(root, 'systemd'))}/` : ''}`)
-}
-console.log(`  ${relative(REPO, radarDir)}/ (the radar computer: empty once rsync-to-nas moved everything)`)
-console.log(`  ${relative(REPO, nasRoot)}/ (the site NAS: rawacf_dmap/, rawacf_array/, antennas_iq_array/, backup/)`)
-console.log(`  ${relative(REPO, join(SANDBOX, 'borealis', 'logs'))}/ (JSON event logs and the summary logs)`)
-
 // ---------------------------------------------------------------------------------------------
-// The three daemons: one process per host role, each with its own config and directory tree
-// under demo-sandbox/daemons/, connected through a private sshd on 127.0.0.1 when /usr/sbin/sshd
-// exists (site-linux and campus are reached over ssh, as on a real site); without sshd the flags
-// go through the local transport and the steps that need ssh to campus fail and say so. Sample
-// Borealis files are dropped into the radar's data directory, with the next block's first file as
-// the trigger; the demo waits until everything has flowed, prints where each file ended up and how
-// long it took, and stops the daemons with SIGTERM.
-console.log('\n== the three daemons (dataflow daemon --role …) ==')
-const DAEMONS = join(SANDBOX, 'daemons')
-mkdirSync(DAEMONS, {recursive: true})
-const pad2 = (n: number) => String(n).padStart(2, '0')
-const hourBlock = (hoursAgo: number) => {
-  const t = new Date((Math.floor(Date.now() / 3_600_000) - hoursAgo) * 3_600_000)
-  return {time: t, prefix: `${t.getUTCFullYear()}${pad2(t.getUTCMonth() + 1)}${pad2(t.getUTCDate())}.${pad2(t.getUTCHours())}00.00`}
-}
-const root = (role: string, ...parts: string[]) => join(DAEMONS, role, ...parts)
-let sshd: SshdHandle | null = null
-if (existsSync('/usr/sbin/sshd')) {
-  sshd = await startSshd(join(DAEMONS, 'sshd'))
-  console.log(`private sshd on 127.0.0.1:${sshd.host.port} (site-linux and campus are reached as ${sshd.host.target})`)
-} else {
-  console.log('no /usr/sbin/sshd: flags use the local transport; rsync-to-campus and transfer-cam-photos need ssh and will fail')
-}
-const shared = {
+// The sandbox: one tree per host, one config per host (the same configs for the one-off commands,
+// the generated systemd units and the daemons).
+
+rmSync(SANDBOX, {recursive: true, force: true})
+const root = (role: Role, ...parts: string[]) => join(SANDBOX, role, ...parts)
+console.log(`dataflow demo: the data flow of radar ${RADAR} in ${show(SANDBOX)}/ (one directory per host)`)
+if (!existsSync(SSHD_PATH)) fail(`${SSHD_PATH} is missing (install openssh-server): site-linux and campus are reached over ssh`)
+const sshd: SshdHandle = await startSshd(join(SANDBOX, 'sshd'))
+console.log(`private sshd on 127.0.0.1:${sshd.host.port}: site-linux and campus are reached as ${sshd.host.target}`)
+
+const common = {
   radar: RADAR,
   borealis: {
     dataDirectory: root('borealis', 'data', 'borealis_data'),
     flagsDirectory: root('borealis', 'data_flow', '.inotify_flags'),
     quarantineDirectory: root('borealis', 'data', 'borealis_quarantine'),
+    // Short for the demo (defaults 60 s and 300 s): how long a file must be unchanged.
     settleSeconds: 2,
     untriggeredSettleSeconds: 5,
   },
   site: {
+    // The site NAS is mounted on both site hosts: in the sandbox it lives in the site-linux tree.
     nasDataRoot: root('site-linux', 'borealis_nfs', 'borealis_data'),
     camDirectory: root('site-linux', 'borealis_nfs', 'cam'),
     plotDirectory: root('site-linux', 'logs', 'daily_plots'),
@@ -199,28 +108,90 @@ const shared = {
   },
   retry: {attempts: 2, initialDelayMs: 500, maxDelayMs: 1000},
   timeouts: {sshConnectSeconds: 5, ioSeconds: 60},
-  // Short for the demo (the default is 10 minutes).
+  // Short for the demo (default 10 minutes).
   daemon: {rescanIntervalMinutes: 0.1},
 }
-const daemonConfigs: Record<string, string> = {}
-for (const role of ROLES) {
-  const config: Record<string, unknown> = {...shared, logging: {directory: root(role, 'logs')}, state: {directory: root(role, 'state')}}
-  if (role === 'borealis') config.hosts = {siteLinux: sshd?.host ?? null}
-  if (role === 'site-linux') config.hosts = {campus: sshd?.host ?? null}
-  daemonConfigs[role] = root(role, 'config.yaml')
-  mkdirSync(root(role), {recursive: true})
-  writeFileSync(daemonConfigs[role], `# demo daemon config for the ${role} host (generated by scripts/demo.ts)\n${YAML.stringify(config)}`)
-}
-for (const dir of [shared.borealis.dataDirectory, shared.site.watchDirectory, shared.campus.watchDirectory]) mkdirSync(dir, {recursive: true})
+const radarDir = common.borealis.dataDirectory
+const nas = common.site.nasDataRoot
+const campusDir = (template: string) => template.replaceAll('{radar}', RADAR)
 
-interface Running {
+const configs = {} as Record<Role, string>
+for (const role of ROLES) {
+  const config: Record<string, unknown> = {...common, logging: {directory: root(role, 'logs')}, state: {directory: root(role, 'state')}}
+  if (role === 'borealis') config.hosts = {siteLinux: sshd.host}
+  if (role === 'site-linux') config.hosts = {campus: sshd.host}
+  configs[role] = root(role, 'config.yaml')
+  mkdirSync(root(role), {recursive: true})
+  writeFileSync(configs[role], `# demo config for the ${role} host of radar ${RADAR} (generated by scripts/demo.ts)\n${YAML.stringify(config)}`)
+}
+for (const dir of [radarDir, common.site.watchDirectory, common.campus.watchDirectory]) mkdirSync(dir, {recursive: true})
+
+console.log('\n== the configuration and the services of each host ==')
+for (const role of ROLES) {
+  // The commented example an operator starts from, beside the config the demo uses.
+  dataflow(['config', 'init', '--role', role, '--radar', RADAR, '--output', root(role, 'config.example.yaml')])
+  dataflow(['config', 'validate', '--config', configs[role]])
+}
+dataflow(['config', 'show', '--config', configs.campus])
+const fakeBinary = join(SANDBOX, 'bin', 'dataflow')
+mkdirSync(dirname(fakeBinary), {recursive: true})
+copyFileSync('/bin/true', fakeBinary)
+for (const role of ROLES) {
+  const args = ['install-service', '--role', role, '--config', configs[role], '--binary', fakeBinary, '--output-dir', root(role, 'systemd')]
+  dataflow(role === 'campus' ? [...args, '--radar', RADAR] : args)
+}
+dataflow(['doctor', '--config', configs.borealis])
+
+// ---------------------------------------------------------------------------------------------
+// The radar's files, prepared beside the sandbox's hosts (demo-sandbox/input/) with their hashes.
+
+const pad2 = (n: number) => String(n).padStart(2, '0')
+const stamp = (t: Date) => `${t.getUTCFullYear()}${pad2(t.getUTCMonth() + 1)}${pad2(t.getUTCDate())}.${pad2(t.getUTCHours())}${pad2(t.getUTCMinutes())}.${pad2(t.getUTCSeconds())}`
+const hourStart = (hoursAgo: number) => new Date((Math.floor(Date.now() / 3_600_000) - hoursAgo) * 3_600_000)
+const FIXTURE_TIME = new Date(Date.UTC(2023, 9, 4, 14, 0, 0))
+
+interface Input {
+  name: string
+  /** What the file is in the story. */
   role: string
+  path: string
+  sha256: string
+  mtime: Date
+  kind: 'rawacf' | 'antennas_iq'
+}
+const inputDir = join(SANDBOX, 'input')
+mkdirSync(inputDir, {recursive: true})
+
+/** A fixture as the radar would have written it at `start`: name, record names and sequence times moved together. */
+async function radarFile(fixture: string, start: Date, mtime: Date, role: string): Promise<Input> {
+  const name = fixture.replace(stamp(FIXTURE_TIME), stamp(start))
+  const path = join(inputDir, name)
+  const shift = (start.getTime() - FIXTURE_TIME.getTime()) / 1000
+  if (shift === 0) copyFileSync(join(BOREALIS_FIXTURES, fixture), path)
+  else await copyBorealisFile(join(BOREALIS_FIXTURES, fixture), path, {record: (r) => shiftRecordTime(r, shift)})
+  return {name, role, path, sha256: sha256File(path), mtime, kind: fixture.includes('.antennas_iq.') ? 'antennas_iq' : 'rawacf'}
+}
+const ended = hourStart(1)
+const current = hourStart(0)
+const inputs: Input[] = [
+  await radarFile('20231004.1400.00.sas.0.rawacf.h5', FIXTURE_TIME, new Date(FIXTURE_TIME.getTime() + 7_200_000), 'backlog (the 2023 fixture)'),
+  await radarFile('20231004.1400.00.sas.0.rawacf.h5', ended, current, 'the block that ended'),
+  await radarFile('20231004.1400.00.sas.0.antennas_iq.h5', ended, current, 'the block that ended'),
+  await radarFile('20231004.1400.00.sas.0.rawacf.h5', current, new Date(), 'the block being written'),
+]
+
+// ---------------------------------------------------------------------------------------------
+// The three daemons.
+
+console.log('\n== the three daemons (dataflow daemon --role …) ==')
+interface Running {
+  role: Role
   events: Array<Record<string, unknown>>
   exit: Promise<number | null>
   kill: (signal: NodeJS.Signals) => void
 }
-function startDaemon(role: string): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'bin', 'dev.js'), 'daemon', '--role', role, '--config', daemonConfigs[role]!], {
+function startDaemon(role: Role): Running {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'bin', 'dev.js'), 'daemon', '--role', role, '--config', configs[role]], {
     cwd: REPO,
     env: {...process.env, DATAFLOW_CONFIG: ''},
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -242,93 +213,200 @@ function startDaemon(role: string): Running {
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
   return {role, events, exit, kill: (signal) => child.kill(signal)}
 }
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const running: Running[] = []
-for (const role of ['campus', 'site-linux', 'borealis']) {
+async function stopDaemons(): Promise<Array<number | null>> {
+  for (const daemon of running) daemon.kill('SIGTERM')
+  const exits = await Promise.all(running.map((d) => d.exit))
+  await sshd.stop()
+  return exits
+}
+for (const role of ['campus', 'site-linux', 'borealis'] as const) {
   const daemon = startDaemon(role)
   running.push(daemon)
   const deadline = Date.now() + 30_000
   while (!daemon.events.some((e) => e.event === 'daemon.ready')) {
     if (Date.now() > deadline) {
-      console.error(`the ${role} daemon did not start; see ${relative(REPO, root(role, 'daemon.out'))}`)
-      process.exit(1)
+      await stopDaemons()
+      fail(`the ${role} daemon did not start; see ${show(root(role, 'daemon.out'))}`)
     }
     await sleep(100)
   }
   const ready = daemon.events.find((e) => e.event === 'daemon.ready')!
-  console.log(`  ${role.padEnd(10)} ready (${String(ready.watchMode)}), log ${relative(REPO, root(role, 'daemon.out'))}`)
+  console.log(`  ${role.padEnd(10)} ready (${String(ready.watchMode)}), log ${show(root(role, 'daemon.out'))}`)
 }
 
-// The radar's files: a backlog of earlier blocks, the block that just ended (its antennas_iq file is
-// plotted: the plot stage takes the last two hours), and the next block's first file, being written.
-const ended = hourBlock(1)
-const next = hourBlock(0)
-const drops: Array<{name: string; from: string; mtime: Date}> = [
-  {name: '20231004.1400.00.sas.0.rawacf.h5', from: '20231004.1400.00.sas.0.rawacf.h5', mtime: new Date(Date.UTC(2023, 9, 4, 14))},
-  {name: '20231004.1400.00.pgr.1.rawacf.h5', from: '20231004.1400.00.pgr.1.rawacf.h5', mtime: new Date(Date.UTC(2023, 9, 4, 14))},
-  {name: '20231004.1400.51.rkn.d.rawacf', from: '20231004.1400.51.rkn.d.rawacf', mtime: new Date(Date.UTC(2023, 9, 4, 14, 0, 51))},
-  {name: `${ended.prefix}.sas.0.antennas_iq.h5`, from: '20231004.1400.00.sas.0.antennas_iq.h5', mtime: ended.time},
-  {name: `${next.prefix}.cly.0.rawacf.h5`, from: '20231004.1600.00.cly.0.rawacf.h5', mtime: new Date()},
-]
+// Where each file must end up: the original's layout, from the configs above.
+interface Place {
+  host: 'site NAS' | 'campus'
+  path: string
+  /** What the file there is checked against. */
+  check: 'same as input' | 'converted' | 'plot'
+}
+const yyyymm = (name: string) => [name.slice(0, 4), name.slice(4, 6)] as const
+const dmapName = (name: string) => name.replace(/\.0\.rawacf\.h5$/, '.a.rawacf.bz2')
+function placesOf(input: Input): Place[] {
+  const [yyyy, mm] = yyyymm(input.name)
+  if (input.kind === 'antennas_iq') {
+    const plots = campusDir(common.campus.plotsDirectory)
+    const prefix = input.name.split('.').slice(0, 6).join('.')
+    return [
+      {host: 'site NAS', path: join(nas, 'antennas_iq_array', input.name), check: 'same as input'},
+      ...Array.from({length: 20}, (_, n): Place => ({host: 'campus', path: join(plots, `${prefix}.antenna_${n}_0_70.jpg`), check: 'plot'})),
+    ]
+  }
+  const dmap = dmapName(input.name)
+  return [
+    {host: 'site NAS', path: join(nas, 'backup', input.name), check: 'same as input'},
+    {host: 'campus', path: join(common.campus.archiveRoot, `${RADAR}_rawacf`, yyyy, mm, input.name), check: 'same as input'},
+    ...common.campus.staging.map((s): Place => ({host: 'campus', path: join(campusDir(s.path), dmap), check: 'converted'})),
+    {host: 'campus', path: join(common.campus.archiveRoot, `${RADAR}_rawacf_dmap`, yyyy, mm, dmap), check: 'converted'},
+  ]
+}
+const expected = new Map(inputs.map((input) => [input, placesOf(input)]))
+const arrivedAt = new Map<string, number>()
+
 const dropped = Date.now()
-for (const file of drops) {
-  const target = join(shared.borealis.dataDirectory, file.name)
-  copyFileSync(join(FIXTURES, file.from), target)
-  utimesSync(target, file.mtime, file.mtime)
+for (const input of inputs) {
+  const target = join(radarDir, input.name)
+  copyFileSync(input.path, target)
+  utimesSync(target, input.mtime, input.mtime)
 }
-console.log(`\ndropped ${drops.length} Borealis files into ${relative(REPO, shared.borealis.dataDirectory)}/ (the last one is the next block's trigger)`)
+console.log(`\ndropped ${inputs.length} files into the radar's data directory ${show(radarDir)}/:`)
+for (const input of inputs) console.log(`  ${input.name}  ${input.role}`)
 
-const waiting = () =>
-  [
-    shared.borealis.dataDirectory,
-    join(shared.site.nasDataRoot, 'rawacf_dmap'),
-    join(shared.site.nasDataRoot, 'rawacf_array'),
-    shared.site.plotDirectory,
-    root('campus', 'sddata', `${RADAR}_holding_dir`),
-    root('campus', 'sddata', `${RADAR}_data`),
-  ].flatMap((dir) => (existsSync(dir) ? readdirSync(dir).filter((n) => !n.startsWith('.') && statSync(join(dir, n)).isFile()) : []))
 const busy = () =>
   running.some((d) => {
     const starts = d.events.filter((e) => e.event === 'chain.start').length
     const dones = d.events.filter((e) => e.event === 'chain.done')
-    const last = Date.parse(String(dones.at(-1)?.time ?? 0))
-    return starts > dones.length || Date.now() - last < 8000
+    return starts > dones.length || Date.now() - Date.parse(String(dones.at(-1)?.time ?? 0)) < 3000
   })
-const deadline = Date.now() + 240_000
-let flowed = false
+const allPlaces = [...expected.values()].flat()
+const deadline = dropped + ARRIVAL_DEADLINE_MS
 while (Date.now() < deadline) {
-  if (waiting().length === 0 && !busy()) {
-    flowed = true
-    break
-  }
-  await sleep(250)
+  for (const place of allPlaces) if (!arrivedAt.has(place.path) && existsSync(place.path)) arrivedAt.set(place.path, Date.now())
+  if (arrivedAt.size === allPlaces.length && !busy()) break
+  await sleep(200)
 }
-const tookSeconds = (Date.now() - dropped) / 1000
-
-/** Every file below `dir` whose name starts with `stem` (the block + site + slice/channel). */
-const findAll = (dir: string, test: (name: string) => boolean): string[] => {
-  if (!existsSync(dir)) return []
-  return readdirSync(dir, {recursive: true})
-    .map(String)
-    .filter((f) => test(f.split('/').at(-1)!) && statSync(join(dir, f)).isFile())
-    .map((f) => relative(REPO, join(dir, f)))
-    .sort()
-}
-console.log(flowed ? `\neverything flowed through in ${tookSeconds.toFixed(1)} s. Where each file ended up:` : `\nnot everything flowed within ${tookSeconds.toFixed(0)} s (still waiting: ${waiting().join(', ')}). Where each file is:`)
-for (const file of drops) {
-  const stem = file.name.split('.').slice(0, 4).join('.')
-  const places = [
-    ...findAll(root('campus'), (n) => n.startsWith(stem) && !n.endsWith('.log')),
-    ...findAll(shared.site.nasDataRoot, (n) => n.startsWith(stem)),
-    ...findAll(shared.borealis.dataDirectory, (n) => n.startsWith(stem)),
-  ]
-  const plots = places.filter((p) => p.endsWith('.jpg'))
-  const shown = [...places.filter((p) => !p.endsWith('.jpg')), ...(plots.length > 0 ? [`${plots.length} plots in ${dirname(plots[0]!)}/`] : [])]
-  console.log(`  ${file.name}`)
-  for (const place of shown) console.log(`      → ${place}`)
-}
-for (const daemon of running) daemon.kill('SIGTERM')
-const exits = await Promise.all(running.map((d) => d.exit))
+const exits = await stopDaemons()
 console.log(`\ndaemons stopped with SIGTERM: exit ${running.map((d, i) => `${d.role} ${exits[i]}`).join(', ')}; chain runs: ${running.map((d) => `${d.role} ${d.events.filter((e) => e.event === 'chain.start').length}`).join(', ')}`)
-await sshd?.stop()
-if (!flowed) process.exit(1)
+
+// ---------------------------------------------------------------------------------------------
+// Checks: every copy re-read and hashed. A DMAP file must decompress to the bytes `dataflow
+// convert` makes from the input on its own (and, for the 2023 fixture, to pyDARNio's reference).
+
+console.log('\n== checking every copy: the DMAP files against conversions of the inputs made here ==')
+const checkDir = join(SANDBOX, 'check')
+mkdirSync(checkDir, {recursive: true})
+const references = new Map(
+  readFileSync(join(BOREALIS_FIXTURES, 'reference.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as {input: string; rawacf_sha256: string})
+    .map((r) => [r.input, r.rawacf_sha256]),
+)
+/** What `dataflow convert` makes of the input from the path campus converted it at (combf records that path). */
+function convertedSha256(input: Input): string {
+  const at = join(campusDir(common.campus.holdingDirectory), input.name)
+  copyFileSync(input.path, at)
+  try {
+    dataflow(['convert', '--no-compress', '--output-dir', checkDir, at])
+  } finally {
+    rmSync(at, {force: true})
+  }
+  return sha256File(join(checkDir, dmapName(input.name).replace(/\.bz2$/, '')))
+}
+function bunzip(path: string): Buffer | null {
+  const result = spawnSync('bzip2', ['-dc', path], {maxBuffer: 1 << 30})
+  return result.status === 0 ? result.stdout : null
+}
+const isJpeg = (bytes: Buffer) => bytes.length > 4 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes.at(-2) === 0xff && bytes.at(-1) === 0xd9
+
+interface Row {
+  input: Input
+  place: Place
+  ok: boolean
+  detail: string
+  seconds: number | null
+}
+const rows: Row[] = []
+for (const [input, places] of expected) {
+  const converted = input.kind === 'rawacf' ? convertedSha256(input) : null
+  for (const place of places) {
+    const at = arrivedAt.get(place.path)
+    const seconds = at === undefined ? null : (at - dropped) / 1000
+    if (!existsSync(place.path)) {
+      rows.push({input, place, ok: false, detail: 'MISSING', seconds})
+      continue
+    }
+    const bytes = readFileSync(place.path)
+    if (place.check === 'same as input') {
+      const ok = sha256(bytes) === input.sha256
+      rows.push({input, place, ok, detail: ok ? `sha256 ${input.sha256.slice(0, 12)}… = input` : `sha256 ${sha256(bytes).slice(0, 12)}… ≠ input ${input.sha256.slice(0, 12)}…`, seconds})
+    } else if (place.check === 'converted') {
+      const plain = bunzip(place.path)
+      const got = plain ? sha256(plain) : null
+      const ok = got !== null && got === converted
+      rows.push({input, place, ok, detail: got === null ? 'not a valid bzip2 stream' : `unpacked sha256 ${got.slice(0, 12)}… ${ok ? '=' : '≠'} converted input`, seconds})
+    } else {
+      const ok = isJpeg(bytes)
+      rows.push({input, place, ok, detail: ok ? `JPEG, ${bytes.length} bytes` : 'not a complete JPEG', seconds})
+    }
+  }
+}
+// The converter itself against the reference implementation: the 2023 fixture converted from its
+// bare name, as pyDARNio was called, gives pyDARNio's bytes.
+const fixtureInput = inputs[0]!
+const bare = join(checkDir, 'reference')
+mkdirSync(bare, {recursive: true})
+copyFileSync(fixtureInput.path, join(bare, fixtureInput.name))
+dataflow(['convert', '--no-compress', fixtureInput.name], bare)
+const referenceSha = references.get(fixtureInput.name)
+const fixtureSha = sha256File(join(bare, dmapName(fixtureInput.name).replace(/\.bz2$/, '')))
+const referenceOk = fixtureSha === referenceSha
+const leftOnRadar = readdirSync(radarDir).filter((n) => statSync(join(radarDir, n)).isFile())
+
+// ---------------------------------------------------------------------------------------------
+// The table.
+
+const hostRoot = (place: Place) => (place.host === 'site NAS' ? nas : root('campus'))
+const W = {file: 38, host: 9, where: 50, check: 48}
+const line = (file: string, host: string, where: string, check: string, after: string) =>
+  `${file.padEnd(W.file)} ${host.padEnd(W.host)} ${where.padEnd(W.where)} ${check.padEnd(W.check)} ${after.padStart(7)}`
+const secondsText = (s: number | null | undefined) => (s === null || s === undefined || Number.isNaN(s) ? '' : `${s.toFixed(1)} s`)
+console.log(`\n== where each file ended up: every copy re-read and hashed by the demo; time after the drop ==\n`)
+console.log(line('file dropped on the radar', 'host', 'directory', 'check', 'arrived'))
+const totals: Array<{input: Input; places: number; verified: number; seconds: number | null}> = []
+for (const [input, places] of expected) {
+  const mine = rows.filter((r) => r.input === input)
+  // Rows of one block, each name printed once: the input, then the DMAP file made from it.
+  const labels = [input.name, `  ${input.role}`]
+  const label = () => labels.shift() ?? ''
+  let dmapShown = false
+  for (const row of mine.filter((r) => r.place.check !== 'plot')) {
+    if (row.place.check === 'converted' && !dmapShown) {
+      dmapShown = true
+      labels.length = 0
+      labels.push(`→ ${basename(row.place.path)}`)
+    }
+    const where = `${relative(hostRoot(row.place), dirname(row.place.path))}/`
+    console.log(line(label(), row.place.host, where, `${row.ok ? '' : 'FAIL '}${row.detail}`, secondsText(row.seconds)))
+  }
+  const plots = mine.filter((r) => r.place.check === 'plot')
+  if (plots.length > 0) {
+    const good = plots.filter((r) => r.ok).length
+    labels.length = 0
+    labels.push(`→ ${plots.length} plots ….antenna_N_0_70.jpg`)
+    const where = `${relative(root('campus'), dirname(plots[0]!.place.path))}/`
+    console.log(line(label(), 'campus', where, `${good === plots.length ? '' : 'FAIL '}${good} of ${plots.length} complete JPEGs`, secondsText(Math.max(...plots.map((r) => r.seconds ?? Number.NaN)))))
+  }
+  const arrival = mine.every((r) => r.seconds !== null) ? Math.max(...mine.map((r) => r.seconds!)) : null
+  totals.push({input, places: mine.length, verified: mine.filter((r) => r.ok).length, seconds: arrival})
+}
+console.log(`\n${'file'.padEnd(W.file)} ${'places'.padStart(6)} ${'verified'.padStart(8)}  radar → archive`)
+for (const t of totals) console.log(`${t.input.name.padEnd(W.file)} ${String(t.places).padStart(6)} ${String(t.verified).padStart(8)}  ${t.seconds === null ? 'NOT ARRIVED' : secondsText(t.seconds)}`)
+console.log(`\nconverter vs reference: dataflow convert ${fixtureInput.name} ${referenceOk ? '=' : '≠'} pyDARNio's reference bytes (sha256 ${fixtureSha.slice(0, 12)}…${referenceOk ? '' : `, reference ${String(referenceSha).slice(0, 12)}…`})`)
+const complete = rows.every((r) => r.ok) && leftOnRadar.length === 0 && referenceOk
+console.log(`\nradar data directory: ${leftOnRadar.length === 0 ? 'empty (every source deleted only after its copies were verified)' : `still holds ${leftOnRadar.join(', ')}`}`)
+console.log(`logs: ${ROLES.map((role) => show(root(role, 'logs'))).join(', ')}; daemon output: ${ROLES.map((role) => show(root(role, 'daemon.out'))).join(', ')}`)
+console.log(`\ndemo ${complete ? 'finished' : 'FAILED'} in ${((Date.now() - started) / 1000).toFixed(1)} s: ${rows.filter((r) => r.ok).length} of ${rows.length} places verified for ${inputs.length} files`)
+if (!complete || exits.some((code) => code !== 0)) process.exit(1)
