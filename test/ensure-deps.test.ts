@@ -7,7 +7,7 @@
 // `npm test` did first on this one.
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
-import {chmodSync, mkdtempSync, rmSync, symlinkSync} from 'node:fs'
+import {chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
@@ -15,10 +15,17 @@ import {after, describe, it} from 'node:test'
 import {findOnPath} from '../src/lib/exec.js'
 import {REPO} from './helpers/cli.js'
 
-const SCRIPT = join(REPO, 'scripts', 'ensure-deps.mjs')
 const dir = mkdtempSync(join(tmpdir(), 'dataflow-ensure-'))
 chmodSync(dir, 0o755)
 after(() => rmSync(dir, {recursive: true, force: true}))
+// The script in a world-readable copy of the tree it looks at (the clone may sit in a private
+// directory that `nobody` cannot read): itself, the lock file and a node_modules stamp as fresh.
+const tree = join(dir, 'repo')
+for (const sub of ['scripts', 'node_modules']) mkdirSync(join(tree, sub), {recursive: true})
+const SCRIPT = join(tree, 'scripts', 'ensure-deps.mjs')
+copyFileSync(join(REPO, 'scripts', 'ensure-deps.mjs'), SCRIPT)
+copyFileSync(join(REPO, 'package-lock.json'), join(tree, 'package-lock.json'))
+copyFileSync(join(REPO, 'package-lock.json'), join(tree, 'node_modules', '.package-lock.json'))
 
 /** A PATH directory holding only the named programs (symlinks to the real ones). */
 function pathWith(name: string, programs: Record<string, string>): string {
@@ -34,7 +41,7 @@ const nodeAndApt = pathWith('node-apt', {node: process.execPath, 'apt-get': find
 function ensureWithout(path: string, args: string[], user: 'root' | 'nobody') {
   const asUser = user === 'nobody' ? ['/usr/bin/setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : []
   const inner = [...asUser, '/usr/bin/env', `PATH=${path}`, 'HOME=/nonexistent', process.execPath, SCRIPT, ...args]
-  const result = spawnSync('unshare', ['--mount', '--', 'sh', '-c', 'mount -t tmpfs none /usr/sbin && exec "$@"', 'sh', ...inner], {cwd: REPO, encoding: 'utf8', timeout: 60_000})
+  const result = spawnSync('unshare', ['--mount', '--', 'sh', '-c', 'mount -t tmpfs none /usr/sbin && exec "$@"', 'sh', ...inner], {cwd: tree, encoding: 'utf8', timeout: 60_000})
   return {code: result.status, stdout: result.stdout, stderr: result.stderr}
 }
 
@@ -67,7 +74,7 @@ describe('scripts/ensure-deps.mjs on a machine without the tools', () => {
   })
 
   it('an unknown purpose is a usage error', () => {
-    const result = spawnSync(process.execPath, [SCRIPT, '--for', 'deploy'], {cwd: REPO, encoding: 'utf8'})
+    const result = spawnSync(process.execPath, [SCRIPT, '--for', 'deploy'], {cwd: tree, encoding: 'utf8'})
     assert.equal(result.status, 2)
     assert.match(result.stderr, /--for must be test, demo, bench or package/)
   })
@@ -76,7 +83,7 @@ describe('scripts/ensure-deps.mjs on a machine without the tools', () => {
 describe('scripts/ensure-deps.mjs on this machine (tools installed, node_modules fresh)', () => {
   for (const purpose of ['test', 'demo', 'bench', 'package']) {
     it(`--for ${purpose}: nothing to do, silent, exit 0`, () => {
-      const result = spawnSync(process.execPath, [SCRIPT, '--for', purpose], {cwd: REPO, encoding: 'utf8'})
+      const result = spawnSync(process.execPath, [join(REPO, 'scripts', 'ensure-deps.mjs'), '--for', purpose], {cwd: REPO, encoding: 'utf8'})
       assert.deepEqual([result.status, result.stdout, result.stderr], [0, '', ''])
     })
   }
