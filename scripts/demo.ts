@@ -13,13 +13,13 @@
 // every place it must end up, checks each copy's hash, prints one table, and exits 0 only if
 // every file arrived and every check passed.
 import {spawn, spawnSync} from 'node:child_process'
-import {createHash} from 'node:crypto'
 import {copyFileSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync} from 'node:fs'
 import {basename, dirname, join, relative, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import YAML from 'yaml'
 
 import {copyBorealisFile, shiftRecordTime} from '../src/lib/formats/hdf5/write.js'
+import {hashBytes, hashFile} from '../src/lib/hash.js'
 import {FIXTURES} from '../test/helpers/cli.js'
 import {SSHD_PATH, startSshd, type SshdHandle} from '../test/helpers/sshd.js'
 
@@ -34,8 +34,8 @@ const ARRIVAL_DEADLINE_MS = 240_000
 const started = Date.now()
 const show = (path: string) => relative(REPO, path)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
-const sha256File = (path: string) => sha256(readFileSync(path))
+const sha256 = (bytes: Uint8Array) => hashBytes(bytes, 'sha256')
+const sha256File = (path: string) => hashFile(path, 'sha256')
 
 function fail(message: string): never {
   console.error(`demo failed: ${message}`)
@@ -169,7 +169,7 @@ async function radarFile(fixture: string, start: Date, mtime: Date, role: string
   const shift = (start.getTime() - FIXTURE_TIME.getTime()) / 1000
   if (shift === 0) copyFileSync(join(BOREALIS_FIXTURES, fixture), path)
   else await copyBorealisFile(join(BOREALIS_FIXTURES, fixture), path, {record: (r) => shiftRecordTime(r, shift)})
-  return {name, role, path, sha256: sha256File(path), mtime, kind: fixture.includes('.antennas_iq.') ? 'antennas_iq' : 'rawacf'}
+  return {name, role, path, sha256: await sha256File(path), mtime, kind: fixture.includes('.antennas_iq.') ? 'antennas_iq' : 'rawacf'}
 }
 const ended = hourStart(1)
 const current = hourStart(0)
@@ -305,7 +305,7 @@ const references = new Map(
     .map((r) => [r.input, r.rawacf_sha256]),
 )
 /** What `dataflow convert` makes of the input from the path campus converted it at (combf records that path). */
-function convertedSha256(input: Input): string {
+async function convertedSha256(input: Input): Promise<string> {
   const at = join(campusDir(common.campus.holdingDirectory), input.name)
   copyFileSync(input.path, at)
   try {
@@ -313,7 +313,7 @@ function convertedSha256(input: Input): string {
   } finally {
     rmSync(at, {force: true})
   }
-  return sha256File(join(checkDir, dmapName(input.name).replace(/\.bz2$/, '')))
+  return await sha256File(join(checkDir, dmapName(input.name).replace(/\.bz2$/, '')))
 }
 function bunzip(path: string): Buffer | null {
   const result = spawnSync('bzip2', ['-dc', path], {maxBuffer: 1 << 30})
@@ -330,7 +330,7 @@ interface Row {
 }
 const rows: Row[] = []
 for (const [input, places] of expected) {
-  const converted = input.kind === 'rawacf' ? convertedSha256(input) : null
+  const converted = input.kind === 'rawacf' ? await convertedSha256(input) : null
   for (const place of places) {
     const at = arrivedAt.get(place.path)
     const seconds = at === undefined ? null : (at - dropped) / 1000
@@ -361,7 +361,7 @@ mkdirSync(bare, {recursive: true})
 copyFileSync(fixtureInput.path, join(bare, fixtureInput.name))
 dataflow(['convert', '--no-compress', fixtureInput.name], bare)
 const referenceSha = references.get(fixtureInput.name)
-const fixtureSha = sha256File(join(bare, dmapName(fixtureInput.name).replace(/\.bz2$/, '')))
+const fixtureSha = await sha256File(join(bare, dmapName(fixtureInput.name).replace(/\.bz2$/, '')))
 const referenceOk = fixtureSha === referenceSha
 const leftOnRadar = readdirSync(radarDir).filter((n) => statSync(join(radarDir, n)).isFile())
 

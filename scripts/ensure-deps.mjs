@@ -33,7 +33,10 @@ const BUILD_TOOLS = {
   'g++': {pkg: 'g++', why: 'node-gyp builds the node-inotify addon'},
 }
 
-const SEARCH = [...(process.env.PATH ?? '').split(delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin'].filter(Boolean)
+// Plain JavaScript on purpose: it runs before node_modules (and tsx) exist, so it cannot use
+// src/lib/exec.ts's findOnPath. sbin directories count too: a user's PATH often lacks them.
+const PATH_DIRS = (process.env.PATH ?? '').split(delimiter).filter(Boolean)
+const SEARCH = [...PATH_DIRS, '/usr/local/sbin', '/usr/sbin', '/sbin']
 
 function executable(path) {
   try {
@@ -43,8 +46,8 @@ function executable(path) {
     return false
   }
 }
-const found = (name, tool = {}) => (tool.path ? executable(tool.path) : SEARCH.some((dir) => executable(join(dir, name))))
-const onPath = (name) => (process.env.PATH ?? '').split(delimiter).some((dir) => dir && executable(join(dir, name)))
+const inDirs = (dirs, name) => dirs.some((dir) => executable(join(dir, name)))
+const found = (name, tool = {}) => (tool.path ? executable(tool.path) : inDirs(SEARCH, name))
 
 const purposeFlag = process.argv.indexOf('--for')
 const purpose = purposeFlag >= 0 ? process.argv[purposeFlag + 1] : 'test'
@@ -65,13 +68,13 @@ if (missing.length > 0) {
   const packages = [...new Set(missing.map(([, tool]) => tool.pkg))]
   const names = missing.map(([name]) => name).join(', ')
   const command = ['apt-get', 'install', '-y', '--no-install-recommends', ...packages]
-  const root = process.getuid?.() === 0
-  if (!onPath('apt-get')) {
-    console.error(`dataflow needs ${names} for npm ${purpose === 'test' ? 'test' : `run ${purpose}`}: install the packages ${packages.join(' ')} (Debian names) with your system's package manager, then run it again`)
+  const needs = `dataflow needs ${names} for npm ${purpose === 'test' ? 'test' : `run ${purpose}`}`
+  if (!inDirs(PATH_DIRS, 'apt-get')) {
+    console.error(`${needs}: install the packages ${packages.join(' ')} (Debian names) with your system's package manager, then run it again`)
     process.exit(2)
   }
-  if (!root) {
-    console.error(`dataflow needs ${names} for npm ${purpose === 'test' ? 'test' : `run ${purpose}`}: run \`sudo ${command.join(' ')}\` (or the same as root), then run it again`)
+  if (process.getuid?.() !== 0) {
+    console.error(`${needs}: run \`sudo ${command.join(' ')}\` (or the same as root), then run it again`)
     process.exit(2)
   }
   console.error(`installing ${packages.join(' ')} with apt-get: ${missing.map(([name, tool]) => `${name} (${tool.why})`).join('; ')}`)

@@ -54,11 +54,11 @@ async function reference(name: string): Promise<Array<Record<string, RefField>>>
 const pydarnioDump = (name: string) => (JSON.parse(readFileSync(join(BOREALIS, `${name}.json`), 'utf8')) as {records: Array<Record<string, RefField>>}).records
 
 /** Field-by-field comparison with a reference dump; floats compared as binary32, signed zeros included. */
-// `skip`: reference fields the record must NOT have (the no-xcfs case drops xcfd; the caller asserts
+// `absent`: reference fields the record must NOT have (the no-xcfs case drops xcfd; the caller asserts
 // its absence separately). Every other field is compared.
-function compareRecord(record: DmapRecord, ref: Record<string, RefField>, where: string, skip: ReadonlySet<string> = new Set()): void {
+function compareRecord(record: DmapRecord, ref: Record<string, RefField>, where: string, absent: ReadonlySet<string> = new Set()): void {
   const names = [...record.scalars.keys(), ...record.arrays.keys()]
-  assert.deepEqual(names, Object.keys(ref).filter((n) => !skip.has(n)), `${where}: fields and their order`)
+  assert.deepEqual(names, Object.keys(ref).filter((n) => !absent.has(n)), `${where}: fields and their order`)
   const same = (a: unknown, b: unknown) => Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b))
   for (const [name, scalar] of record.scalars) {
     const expected = ref[name]!
