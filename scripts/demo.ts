@@ -104,7 +104,6 @@ const common = {
       {name: 'mirror', path: root('campus', 'holding', 'globus'), mode: '664'},
     ],
     watchDirectory: root('campus', 'data_flow', '.inotify_watchdir'),
-    flagsDirectory: root('campus', 'data_flow', '.inotify_flags'),
   },
   retry: {attempts: 2, initialDelayMs: 500, maxDelayMs: 1000},
   timeouts: {sshConnectSeconds: 5, ioSeconds: 60},

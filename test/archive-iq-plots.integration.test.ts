@@ -17,7 +17,7 @@ function plotName(time: Date, antenna = 0): string {
   return `${d}.${pad(time.getUTCHours())}${pad(time.getUTCMinutes())}.00.sas.0.antennas_iq.antenna_${antenna}_0_70.jpg`
 }
 
-it('archive-iq-plots moves plots older than 24 h (UTC name time) into their own YYYY/MM, keeps newer and undated ones', async () => {
+it('archive-iq-plots moves plots older than 24 h (UTC name time) into their own YYYY/MM, keeps newer ones, quarantines undated ones with a reason', async () => {
   const campus = sandbox.host('campus')
   const plots = campus.at('sddata', 'antennas_iq_plots', 'sas_iq_plots')
   const archive = campus.at('archive-root')
@@ -38,7 +38,7 @@ it('archive-iq-plots moves plots older than 24 h (UTC name time) into their own 
     YAML.stringify({
       logging: {directory: campus.at('logs')},
       state: {directory: campus.at('state')},
-      campus: {plotsDirectory: campus.at('sddata', 'antennas_iq_plots', '{radar}_iq_plots'), plotsArchiveDirectory: archive},
+      campus: {plotsDirectory: campus.at('sddata', 'antennas_iq_plots', '{radar}_iq_plots'), plotsArchiveDirectory: archive, conversionFailureDirectory: campus.at('failure')},
     }),
   )
   const dry = await runCli(['archive-iq-plots', '--radar', 'sas', '--config', configFile, '--dry-run'])
@@ -51,7 +51,8 @@ it('archive-iq-plots moves plots older than 24 h (UTC name time) into their own 
   assert.ok(existsSync(join(archive, '2023', '09', names.lastMonth)), "each plot goes to its own month's directory, created as needed")
   assert.ok(existsSync(join(archive, String(justOld.getUTCFullYear()), pad(justOld.getUTCMonth() + 1), names.justOld)))
   assert.ok(existsSync(join(plots, names.recent)), 'younger than 24 h stays')
-  assert.ok(existsSync(join(plots, 'weird.jpg')), 'an undated name stays, never moved into the archive root')
+  assert.ok(!existsSync(join(plots, 'weird.jpg')) && existsSync(campus.at('failure', 'weird.jpg')), 'an undated name is quarantined, never moved into the archive root')
+  assert.match(readFileSync(campus.at('failure', 'weird.jpg.reason'), 'utf8'), /not an antennas_iq plot name/)
   assert.equal(readdirSync(archive).filter((f) => f.endsWith('.jpg')).length, 0)
   for (const name of [names.old, names.lastMonth, names.justOld]) assert.equal(existsSync(join(plots, name)), false)
   const summaryDir = campus.at('logs', 'archive_iq', 'summary')

@@ -4,7 +4,8 @@ import {after, describe, it} from 'node:test'
 
 import {VerifyError} from '../src/lib/errors.js'
 import {run} from '../src/lib/exec.js'
-import {cleanStaleTemps, copyFileVerified, moveFileVerified, tempPathFor, writeFileAtomic} from '../src/lib/fs/atomic.js'
+import {cleanStaleTemps, copyFileVerified, tempPathFor, writeFileAtomic} from '../src/lib/fs/atomic.js'
+import {LocalTransport, moveVerified} from '../src/lib/transport/index.js'
 import {hashFile, parseHashLine} from '../src/lib/hash.js'
 import {makeSandbox} from './helpers/hosts.js'
 
@@ -53,17 +54,17 @@ describe('atomic writes and verified moves', () => {
     assert.equal(readFileSync(dst, 'utf8'), 'payload', 'the existing destination is never overwritten')
   })
 
-  it('moveFileVerified deletes the source only after the destination verified', async () => {
+  it('moveVerified (local) deletes the source only after the destination verified', async () => {
     mkdirSync(at('m'), {recursive: true})
     const src = at('m', 'block.h5')
     writeFileSync(src, Buffer.alloc(100_000, 1))
     const dst = at('m', 'nas', 'block.h5')
-    const result = await moveFileVerified(src, dst, {algorithm: 'sha256'})
+    const result = await moveVerified(new LocalTransport(), src, dst, {algorithm: 'sha256', retry: {attempts: 1, initialDelayMs: 0, maxDelayMs: 0}})
     assert.equal(existsSync(src), false)
     assert.equal(result.hash, await hashFile(dst, 'sha256'))
     // A conflicting destination: the source stays.
     writeFileSync(src, Buffer.alloc(100_000, 2))
-    await assert.rejects(moveFileVerified(src, dst, {algorithm: 'sha256'}), VerifyError)
+    await assert.rejects(moveVerified(new LocalTransport(), src, dst, {algorithm: 'sha256', retry: {attempts: 1, initialDelayMs: 0, maxDelayMs: 0}}), VerifyError)
     assert.equal(existsSync(src), true)
   })
 

@@ -169,7 +169,7 @@ describe('convert-on-campus', () => {
     const c = campus('empty')
     const {code, stdout, stderr} = await runCli(['convert-on-campus', '--config', c.configFile, '--radar', 'sas'])
     assert.equal(code, 0, stderr)
-    assert.match(stdout, /no files to convert or move/)
+    assert.match(stdout, /nothing to do/)
     const summary = summaryOf(c)
     assert.ok(summary.includes('\nNo files to be converted.\nNo dmap files to be moved.\n\nFinished convert_on_campus.'), summary)
   })

@@ -60,7 +60,6 @@ function writeConfig(host: HostRoot, over: Record<string, unknown> = {}): string
       archiveRoot: host.at('archive'),
       staging: [{name: 'mirror', path: host.at('mirror'), mode: '664'}],
       watchDirectory: host.at('campus_watch'),
-      flagsDirectory: host.at('flags'),
     },
     retry: {attempts: 2, initialDelayMs: 50, maxDelayMs: 100},
     timeouts: {sshConnectSeconds: 5},

@@ -8,7 +8,8 @@ import {after, describe, it} from 'node:test'
 import {defaultConfig} from '../src/lib/config/schema.js'
 import {ChainScheduler, type Batch} from '../src/lib/daemon/coalesce.js'
 import {newerTrigger} from '../src/lib/daemon/daemon.js'
-import {consumeFlag, flagRouteFor, flagRsyncArgv, incomingFlagFor, sendFlag} from '../src/lib/daemon/flags.js'
+import {consumeFlag, flagRsyncArgv, sendFlag} from '../src/lib/daemon/flags.js'
+import {resolveRoleLayout} from '../src/roles/layout.js'
 import {notifyArgv, systemdNotifier} from '../src/lib/daemon/notify.js'
 import {type FileEventKind, networkFileSystemName, pollReasonFor, type Watcher, watchDirectory, type WatchSpec} from '../src/lib/daemon/watch.js'
 import {makeSandbox} from './helpers/hosts.js'
@@ -256,26 +257,27 @@ describe('flags', () => {
 
   it('routes the original flags to the original directories', () => {
     const site = {...config, hosts: {...config.hosts, campus: {target: 'dataman@sdc-serv', port: 22, bandwidthLimitKBps: 0}}}
-    const borealis = flagRouteFor(config, 'borealis', 'sas', '/home/radar')!
+    const borealis = resolveRoleLayout(config, 'borealis', 'sas', {home: '/home/radar'}).outgoing!
     assert.equal(borealis.name, '.borealis_flag')
     assert.equal(borealis.localDirectory, '/home/radar/data_flow/.inotify_flags')
     assert.equal(borealis.destinationDirectory, '/home/transfer/data_flow/.inotify_watchdir')
     assert.equal(borealis.host, null, 'hosts.siteLinux unset: this machine')
-    const toCampus = flagRouteFor(site, 'site-linux', 'sas', '/home/transfer')!
+    const toCampus = resolveRoleLayout(site, 'site-linux', 'sas', {home: '/home/transfer'}).outgoing!
     assert.equal(toCampus.name, '.site-linux_flag_sas')
     assert.equal(toCampus.destinationDirectory, '/home/dataman/data_flow/.inotify_watchdir')
     assert.equal(toCampus.host?.target, 'dataman@sdc-serv')
-    assert.equal(flagRouteFor(config, 'campus', 'sas'), null, 'campus sends nothing (D6)')
+    assert.equal(resolveRoleLayout(config, 'campus', 'sas').outgoing, null, 'campus sends nothing (its flag had no receiver)')
     // `~/` on the receiving host is its user's home: a relative rsync path.
     const tilde = {...site, campus: {...site.campus, watchDirectory: '~/data_flow/.inotify_watchdir'}}
-    assert.equal(flagRouteFor(tilde, 'site-linux', 'sas', '/home/transfer')!.destinationDirectory, 'data_flow/.inotify_watchdir')
+    assert.equal(resolveRoleLayout(tilde, 'site-linux', 'sas', {home: '/home/transfer'}).outgoing!.destinationDirectory, 'data_flow/.inotify_watchdir')
 
-    const campusIn = incomingFlagFor(config, 'campus', 'pgr', '/home/dataman')!
-    assert.equal(campusIn.directory, '/home/dataman/data_flow/.inotify_watchdir')
-    assert.ok(campusIn.accept('.site-linux_flag_pgr'))
-    assert.ok(!campusIn.accept('.site-linux_flag_sas'))
-    assert.ok(!campusIn.accept('.site-linux_flag_pgr.a1B2c3'), "rsync's temp name")
-    assert.equal(incomingFlagFor(config, 'borealis', 'sas'), null)
+    const campus = resolveRoleLayout(config, 'campus', 'pgr', {home: '/home/dataman'})
+    assert.equal(campus.incoming!.directory, '/home/dataman/data_flow/.inotify_watchdir')
+    assert.equal(campus.watch.dir, campus.incoming!.directory)
+    assert.ok(campus.watch.accept('.site-linux_flag_pgr'))
+    assert.ok(!campus.watch.accept('.site-linux_flag_sas'))
+    assert.ok(!campus.watch.accept('.site-linux_flag_pgr.a1B2c3'), "rsync's temp name")
+    assert.equal(resolveRoleLayout(config, 'borealis', 'sas').incoming, null)
   })
 
   it('sends over ssh with rsync: host key pinned, timeout, temp name + rename even when the flag is still there', () => {
@@ -299,8 +301,8 @@ describe('flags', () => {
       {pollIntervalMs: 50},
     )
     try {
-      assert.equal(await sendFlag(route, {config}), join(watch, '.borealis_flag'))
-      await sendFlag(route, {config})
+      assert.equal(await sendFlag(route, {settings: config}), join(watch, '.borealis_flag'))
+      await sendFlag(route, {settings: config})
       await until(() => kinds.length === 2, 3000, 'two flag events')
       assert.deepEqual(kinds, ['moved-to', 'moved-to'])
       assert.equal(readFileSync(join(host.at('flags'), '.borealis_flag'), 'utf8'), '', 'touched locally first')

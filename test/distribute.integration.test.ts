@@ -62,7 +62,8 @@ it('distribute-borealis-data routes valid, corrupt, unreadable, special and conf
   const {code, stdout, stderr} = await runCli(['distribute-borealis-data', '--radar', 'sas', '--config', configFile, '--json'], {timeoutMs: 120_000})
   assert.equal(code, 3, stderr)
   const result = JSON.parse(stdout) as {succeeded: number; failed: number}
-  assert.deepEqual([result.succeeded, result.failed], [3, 4])
+  // good DMAP, good HDF5, special DMAP, the special experiment's HDF5 (archived like any other)
+  assert.deepEqual([result.succeeded, result.failed], [4, 4])
 
   const at = (...p: string[]) => campus.at(...p)
   // Valid: staged three times (group, mode), archived by the name's year/month; its HDF5 archived.
@@ -79,9 +80,11 @@ it('distribute-borealis-data routes valid, corrupt, unreadable, special and conf
     assert.ok(existsSync(join(failed, name)), name)
     assert.match(readFileSync(join(failed, `${name}.reason`), 'utf8'), /^\d{4}-.*\S/)
   }
-  // Special experiment: not staged, moved with its partner.
+  // Special experiment: the DMAP file is not staged and goes to special_experiments/; its HDF5
+  // partner is archived in <rad>_rawacf/YYYY/MM/ like every HDF5 file, where the original put it.
   assert.equal(md5(at('sddata', 'special_experiments', '2023', '10', '20231004.1400.51.sas.d.rawacf.bz2')), sums.special)
-  assert.ok(existsSync(at('sddata', 'special_experiments', '2023', '10', '20231004.1400.51.sas.3.rawacf.h5')))
+  assert.ok(existsSync(at('borealis_site_data', 'sas_rawacf', '2023', '10', '20231004.1400.51.sas.3.rawacf.h5')))
+  assert.equal(existsSync(at('sddata', 'special_experiments', '2023', '10', '20231004.1400.51.sas.3.rawacf.h5')), false)
   // Staging conflict: an error, never an overwrite; the file stays in the data directory.
   assert.equal(readFileSync(join(vt, '20231004.2200.00.sas.a.rawacf.bz2'), 'utf8'), 'a different file of the same name')
   assert.ok(existsSync(conflicted))

@@ -14,7 +14,8 @@ import {defaultConfig, type Role, ROLES} from '../src/lib/config/schema.js'
 import {ConfigError, UsageError} from '../src/lib/errors.js'
 import {run} from '../src/lib/exec.js'
 import {buildUnit, enableHint, resolveServiceBinary, type UnitInput} from '../src/lib/systemd/units.js'
-import {serviceUnitForRole, writablePathsForRole} from '../src/roles/paths.js'
+import {roleWritePaths} from '../src/roles/layout.js'
+import {serviceUnitForRole} from '../src/roles/paths.js'
 import {runCli} from './helpers/cli.js'
 import {makeSandbox} from './helpers/hosts.js'
 
@@ -173,55 +174,57 @@ describe('buildUnit', () => {
   })
 })
 
-describe('writablePathsForRole', () => {
+describe('roleWritePaths (the role layout\'s write set)', () => {
   const config = defaultConfig()
 
   it('borealis: logs, state, data, failures, flags, and the NAS for NAS sites; ~ is the service user\'s home', () => {
-    assert.deepEqual(writablePathsForRole(config, 'borealis', {radar: 'sas', home: '/srv/radar'}), [
+    assert.deepEqual(roleWritePaths(config, 'borealis', 'sas', {home: '/srv/radar'}), [
       '/srv/radar/logs',
       '/srv/radar/.local/state/dataflow',
       '/data/borealis_data',
       '/data/borealis_quarantine',
-      '/srv/radar/data_flow/.inotify_flags',
       '/borealis_nfs/borealis_data',
+      '/srv/radar/data_flow/.inotify_flags',
     ])
     const noNas = {...config, nasSites: ['pgr']}
-    assert.ok(!writablePathsForRole(noNas, 'borealis', {radar: 'sas', home: '/h'}).includes('/borealis_nfs/borealis_data'))
+    assert.ok(!roleWritePaths(noNas, 'borealis', 'sas', {home: '/h'}).includes('/borealis_nfs/borealis_data'))
   })
 
   it('site-linux: NAS or local data root by radar, cameras, plots, watch and flag directories', () => {
-    const nas = writablePathsForRole(config, 'site-linux', {radar: 'sas', home: '/home/transfer'})
+    const nas = roleWritePaths(config, 'site-linux', 'sas', {home: '/home/transfer'})
     assert.deepEqual(nas, [
       '/home/transfer/logs',
       '/home/transfer/.local/state/dataflow',
       '/borealis_nfs/borealis_data',
-      '/borealis_nfs/cam',
       '/home/transfer/logs/daily_plots',
+      '/home/transfer/data_flow/quarantine',
+      '/borealis_nfs/cam',
       '/home/transfer/data_flow/.inotify_watchdir',
       '/home/transfer/data_flow/.inotify_flags',
     ])
-    const local = writablePathsForRole({...config, nasSites: []}, 'site-linux', {radar: 'sas', home: '/home/transfer'})
+    const local = roleWritePaths({...config, nasSites: []}, 'site-linux', 'sas', {home: '/home/transfer'})
     assert.ok(local.includes('/data/borealis_data') && !local.includes('/borealis_nfs/borealis_data'))
-    const unknown = writablePathsForRole(config, 'site-linux', {home: '/home/transfer'})
+    // No radar: the union over validRadars, each with its own data root.
+    const unknown = roleWritePaths({...config, nasSites: ['sas']}, 'site-linux', undefined, {home: '/home/transfer'})
     assert.ok(unknown.includes('/data/borealis_data') && unknown.includes('/borealis_nfs/borealis_data'))
   })
 
   it('campus: {radar} stays for the template instance, or is the given radar; staging targets included', () => {
-    const template = writablePathsForRole(config, 'campus', {home: '/home/dataman'})
+    const template = roleWritePaths(config, 'campus', undefined, {home: '/home/dataman'})
     assert.ok(template.includes('/sddata/{radar}_data'))
     assert.ok(template.includes('/home/vtsd/outgoing/{radar}'))
     assert.ok(template.includes('/data/holding/globus'))
     assert.ok(template.includes('/data/borealis_site_data'))
     assert.ok(template.includes('/home/dataman/data_flow/.inotify_watchdir'))
-    const sas = writablePathsForRole(config, 'campus', {radar: 'sas', home: '/home/dataman'})
+    const sas = roleWritePaths(config, 'campus', 'sas', {home: '/home/dataman'})
     assert.ok(sas.includes('/sddata/sas_holding_dir'))
-    assert.ok(sas.every((p) => p.startsWith('/') && !p.includes('{radar}')))
+    assert.ok(sas.every((p: string) => p.startsWith('/') && !p.includes('{radar}')))
     assert.equal(new Set(sas).size, sas.length)
   })
 
   it('a non-template unit without a radar covers every valid radar', () => {
     const perRadar = {...config, logging: {...config.logging, directory: '/var/log/dataflow/{radar}'}}
-    const paths = writablePathsForRole(perRadar, 'borealis', {home: '/home/radar'})
+    const paths = roleWritePaths(perRadar, 'borealis', undefined, {home: '/home/radar'})
     for (const id of config.validRadars) assert.ok(paths.includes(`/var/log/dataflow/${id}`), id)
   })
 
@@ -309,8 +312,9 @@ describe('dataflow install-service (child process, checked by systemd-analyze)',
     assert.match(unit!.text, new RegExp(`^Environment=DATAFLOW_CONFIG=${config}$`, 'm'))
     assert.match(unit!.text, /^User=root$/m)
     assert.match(unit!.text, new RegExp(`^ReadWritePaths=-${logs} -${state} -/sddata/%i_data `, 'm'))
-    // ~ is the service user's home (root's, from the user database), not the installer's.
-    assert.match(unit!.text, / -\/root\/data_flow\/\.inotify_flags$/m)
+    // Campus sends no flag, so no flags directory; the watch directory is the last entry.
+    assert.match(unit!.text, / -\/home\/dataman\/data_flow\/\.inotify_watchdir$/m)
+    assert.doesNotMatch(unit!.text, /inotify_flags/)
     // Checked for the --radar given: the sandbox cannot create what is missing.
     assert.ok(out.missingDirectories.includes(state))
     assert.ok(out.missingDirectories.includes('/sddata/sas_data'))

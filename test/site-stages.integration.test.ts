@@ -41,7 +41,7 @@ function setup(name: string, hostOverride?: object) {
     radar: 'sas',
     logging: {directory: site.at('logs')},
     state: {directory: site.at('state')},
-    site: {nasDataRoot: site.at('nas'), camDirectory: site.at('cam'), plotDirectory: site.at('daily_plots'), cameras: [210, 211, 212, 213]},
+    site: {nasDataRoot: site.at('nas'), camDirectory: site.at('cam'), plotDirectory: site.at('daily_plots'), quarantineDirectory: site.at('quarantine'), cameras: [210, 211, 212, 213]},
     campus: {
       dataDirectory: campus.at('sddata', '{radar}_data'),
       holdingDirectory: campus.at('sddata', '{radar}_holding_dir'),
@@ -112,8 +112,16 @@ describe('rsync-to-campus over a real sshd', () => {
     assert.ok(summary(site.at('logs'), 'rsync_to_campus').includes(`Could not establish connection to ${sshd.host.target}\n`))
   })
 
+  it('a data root that does not exist (NAS not mounted) is exit 2 naming it, not "nothing to send"', async () => {
+    const {site, configFile} = setup('r2c-unmounted')
+    const {code, stderr} = await runCli(['rsync-to-campus', '--config', configFile])
+    assert.equal(code, 2, stderr)
+    assert.match(stderr, new RegExp(`^dataflow: ${site.at('nas').replaceAll('/', '\\/')}: no such file or directory \\(ENOENT, stat\\)$`, 'm'))
+  })
+
   it('says so when there is nothing to send, and opens no connection', async () => {
     const {site, configFile} = setup('r2c-empty')
+    mkdirSync(site.at('nas'), {recursive: true})
     const before = sshd.acceptedConnections()
     const {code} = await runCli(['rsync-to-campus', '--config', configFile])
     assert.equal(code, 0)
@@ -124,7 +132,7 @@ describe('rsync-to-campus over a real sshd', () => {
 })
 
 describe('transfer-cam-photos over a real sshd', () => {
-  it('files photos by camera and date, mode 664, verified; every configured camera; undated names stay', async () => {
+  it('files photos by camera and date, mode 664, verified; every configured camera; undated names are quarantined with a reason', async () => {
     const {site, campus, configFile} = setup('cam')
     const p210 = put(site.at('cam'), '20231004.120000.sascam210.jpg')
     const p212 = put(site.at('cam'), '20231130.235959.sascam212.jpg')
@@ -141,7 +149,8 @@ describe('transfer-cam-photos over a real sshd', () => {
     assert.ok(existsSync(dest('213', '2024', '01', '20240101.000000.sascam213.jpg')), 'cameras come from the config')
     assert.equal(statSync(dest('210', '2023', '10', '20231004.120000.sascam210.jpg')).mode & 0o777, 0o664)
     for (const path of [p210, p212, p213]) assert.equal(existsSync(path), false)
-    assert.ok(existsSync(undated), 'a photo without a date in its name stays')
+    assert.ok(!existsSync(undated) && existsSync(site.at('quarantine', 'latest.sascam211.jpg')), 'a photo without a date in its name is quarantined')
+    assert.match(readFileSync(site.at('quarantine', 'latest.sascam211.jpg.reason'), 'utf8'), /no valid YYYYMMDD date/)
     assert.ok(existsSync(other))
     const text = summary(site.at('logs'), 'transfer_cam_photos')
     assert.ok(text.includes(`\nTransferring: ${p210} to ${sshd.host.target}:${campus.at('cam', 'sascam', 'sascam210', '2023', '10')}/\nSuccessfully transferred: ${p210}\n`))

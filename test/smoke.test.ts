@@ -10,7 +10,7 @@ import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
 
-import type {DoctorCheck} from '../src/lib/doctor.js'
+import type {DoctorCheck} from '../src/roles/doctor.js'
 import {findOnPath} from '../src/lib/exec.js'
 import {EXIT, EXIT_CODE_HELP} from '../src/lib/errors.js'
 import {FIXTURES, REPO} from './helpers/cli.js'

@@ -8,10 +8,11 @@ import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
 import {ConfigSchema, type Config} from '../src/lib/config/schema.js'
-import {LockedError, PartialFailureError} from '../src/lib/errors.js'
+import {InterruptedError, LockedError, PartialFailureError} from '../src/lib/errors.js'
 import {acquireLock} from '../src/lib/lock.js'
 import {runStage} from '../src/lib/stages/runner.js'
 import {STAGES} from '../src/lib/stages/specs.js'
+import {resolveRoleLayout} from '../src/roles/layout.js'
 import {makeSandbox} from './helpers/hosts.js'
 import {startSshd, type SshdHandle} from './helpers/sshd.js'
 
@@ -52,10 +53,12 @@ function config(host: string): Config {
   })
 }
 
+const runtimeOf = (cfg: Config) => resolveRoleLayout(cfg, 'campus', 'sas').runtime
+
 describe('runStage with a real sshd and a real webhook server', () => {
   it('writes the summary, the JSON event log, and pushes the summary to telemetry over ssh', async () => {
     const cfg = config('borealis')
-    const result = await runStage(STAGES['rsync-to-nas'], {config: cfg, radar: 'sas', dryRun: false, terminalFd: null}, async ({summary, log}) => {
+    const result = await runStage(STAGES['rsync-to-nas'], {runtime: runtimeOf(cfg), dryRun: false, terminalFd: null}, async ({summary, log}) => {
       summary.line('Transferring from: /data/borealis_data')
       log.event('file.detected', {file: '/data/borealis_data/x.h5'})
       return {succeeded: 1, failed: 0}
@@ -82,7 +85,7 @@ describe('runStage with a real sshd and a real webhook server', () => {
     const cfg = config('campus')
     alerts.length = 0
     await assert.rejects(
-      runStage(STAGES['convert-on-campus'], {config: cfg, radar: 'sas', dryRun: false, terminalFd: null}, async () => {
+      runStage(STAGES['convert-on-campus'], {runtime: runtimeOf(cfg), dryRun: false, terminalFd: null}, async () => {
         throw new PartialFailureError('2 files failed "to convert"')
       }),
       PartialFailureError,
@@ -96,12 +99,32 @@ describe('runStage with a real sshd and a real webhook server', () => {
     for (const f of all) assert.doesNotMatch(readFileSync(join(logs, f), 'utf8'), /SECRET/)
   })
 
+  it('a stop request (SIGTERM) that ends a stage is not a failure: no alert, stage.interrupted, InterruptedError, lock released', async () => {
+    const cfg = config('stopped')
+    alerts.length = 0
+    const controller = new AbortController()
+    await assert.rejects(
+      runStage(STAGES['convert-on-campus'], {runtime: runtimeOf(cfg), dryRun: false, terminalFd: null, signal: controller.signal}, async ({signal}) => {
+        controller.abort('SIGTERM')
+        // What a conversion does when its signal fires: the child is killed and the wait rejects.
+        throw Object.assign(new Error('The operation was aborted'), {name: 'AbortError', aborted: signal.aborted})
+      }),
+      InterruptedError,
+    )
+    assert.equal(alerts.length, 0, 'no alert for a stop')
+    const logs = sandbox.host('stopped').at('logs', 'convert_on_campus')
+    const file = readdirSync(logs, {recursive: true}).map(String).find((f) => f.endsWith('.log') && !f.includes('summary'))!
+    const events = readFileSync(join(logs, file), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as {event: string}).event)
+    assert.deepEqual(events, ['stage.start', 'stage.interrupted'])
+    assert.equal(existsSync(join(cfg.state.directory, 'locks', 'convert-on-campus.sas.lock')), false, 'lock released')
+  })
+
   it('a second run of the same stage and radar is refused with the holder named', async () => {
     const cfg = config('site')
     const held = await acquireLock(cfg.state.directory, 'rsync-to-campus', 'sas')
     try {
       await assert.rejects(
-        runStage(STAGES['rsync-to-campus'], {config: cfg, radar: 'sas', dryRun: false, terminalFd: null}, async () => ({succeeded: 0, failed: 0})),
+        runStage(STAGES['rsync-to-campus'], {runtime: runtimeOf(cfg), dryRun: false, terminalFd: null}, async () => ({succeeded: 0, failed: 0})),
         (error: unknown) => error instanceof LockedError && error.message.includes(`pid ${process.pid}`),
       )
     } finally {
@@ -111,7 +134,7 @@ describe('runStage with a real sshd and a real webhook server', () => {
 
   it('a dry run writes no file, takes no lock and pushes nothing', async () => {
     const cfg = config('dry')
-    const result = await runStage(STAGES['rsync-to-nas'], {config: cfg, radar: 'sas', dryRun: true, terminalFd: null}, async ({summary}) => {
+    const result = await runStage(STAGES['rsync-to-nas'], {runtime: runtimeOf(cfg), dryRun: true, terminalFd: null}, async ({summary}) => {
       summary.line('No files to be transferred.')
       return {succeeded: 0, failed: 0}
     })

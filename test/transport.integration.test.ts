@@ -328,10 +328,9 @@ describe('SshTransport when sshd is killed mid-transfer (its own real sshd)', ()
 
   it('the move fails transient (retries bounded), source intact, nothing under the final name; after sshd restarts on the same port a new run completes', async () => {
     const config = defaultConfig()
-    config.state.directory = join(scratch, 'state')
-    config.timeouts.sshConnectSeconds = 5
+    const settings = {connectTimeoutSeconds: 5, ioTimeoutSeconds: config.timeouts.ioSeconds, commandTimeoutSeconds: config.timeouts.commandSeconds, controlDir: join(scratch, 'state', 'ssh')}
     // 4 MiB at 256 KiB/s: a 16 s transfer, killed after its first bytes.
-    const slow = transportFor({kind: 'ssh', host: {...server.host, bandwidthLimitKBps: 256}}, config)
+    const slow = transportFor({kind: 'ssh', host: {...server.host, bandwidthLimitKBps: 256}, configKey: 'hosts.test'}, settings)
     const {files, hashes} = sources(1, 4 << 20, 'killed')
     const source = files[0]!
     const destDir = mkdtempSync(join(scratch, 'killed-dest-'))
@@ -371,7 +370,7 @@ describe('SshTransport when sshd is killed mid-transfer (its own real sshd)', ()
     for (const leftover of listTree(destDir)) assert.ok(leftover.includes(TEMP_MARKER), leftover)
 
     await server.restart()
-    const next = transportFor({kind: 'ssh', host: server.host}, config)
+    const next = transportFor({kind: 'ssh', host: server.host, configKey: 'hosts.test'}, settings)
     try {
       const result = await moveVerified(next, source, target, {algorithm: 'md5', retry: FAST_RETRY})
       assert.equal(result.hash, hashes[0])

@@ -22,7 +22,8 @@ export default class Daemon extends BaseCommand<typeof Daemon> {
     'campus (one per radar): .site-linux_flag_<rad> → convert-on-campus, distribute-borealis-data, archive-iq-plots.',
     'Triggers during a run coalesce into one more run; every daemon.rescanIntervalMinutes the chain also runs when',
     'files are waiting. SIGTERM/SIGINT: no new work, the stage in flight may finish within --stop-grace, exit 0.',
-    'A second daemon for the same role and radar exits 6. Under systemd (Type=notify) it reports readiness and liveness.',
+    'SIGHUP (systemctl reload) rescans at once. A second daemon for the same role and radar exits 6. Under systemd',
+    '(Type=notify) it reports readiness and liveness.',
   ].join(' ')
   static override examples = ['<%= config.bin %> daemon --role borealis', '<%= config.bin %> daemon --role campus --radar sas']
   static override flags = {
@@ -39,8 +40,13 @@ export default class Daemon extends BaseCommand<typeof Daemon> {
     const radar = requireRadar(config, flags.radar)
     // The process's one AbortController (STYLE.md practice 6): SIGTERM/SIGINT stop taking work.
     const controller = new AbortController()
+    const role = flags.role as Role
     const {startDaemon} = await import('../lib/daemon/daemon.js')
+    const {resolveRoleLayout} = await import('../roles/layout.js')
+    const {daemonPlan} = await import('../roles/daemon-plan.js')
+    const plan = daemonPlan(resolveRoleLayout(config, role, radar))
     let abortNow = () => {}
+    let rescan = () => {}
     const onSignal = (signal: NodeJS.Signals) => {
       if (controller.signal.aborted) {
         // A second signal: do not wait for the stage in flight.
@@ -49,23 +55,26 @@ export default class Daemon extends BaseCommand<typeof Daemon> {
       }
       controller.abort(signal)
     }
+    // systemctl reload (ExecReload sends SIGHUP): rescan the inputs now.
+    const onHangup = () => rescan()
     process.on('SIGTERM', onSignal)
     process.on('SIGINT', onSignal)
+    process.on('SIGHUP', onHangup)
     try {
       const daemon = await startDaemon({
-        config,
-        role: flags.role as Role,
-        radar,
+        plan,
         signal: controller.signal,
         stopGraceMs: flags['stop-grace'] * 1000,
         forcePoll: flags.poll,
         pollIntervalMs: flags['poll-interval'] * 1000,
       })
       abortNow = daemon.abortNow
+      rescan = () => void daemon.rescan()
       await daemon.done
     } finally {
       process.off('SIGTERM', onSignal)
       process.off('SIGINT', onSignal)
+      process.off('SIGHUP', onHangup)
     }
   }
 }

@@ -19,6 +19,6 @@ export default class PlotAntennasIq extends StageCommand<typeof PlotAntennasIq> 
     const at = this.flags.at === undefined ? undefined : new Date(this.flags.at)
     if (at && Number.isNaN(at.getTime())) throw new UsageError(`--at "${this.flags.at}": not a date and time (e.g. 2023-10-04T16:05:00Z)`)
     const {plotAntennasIq} = await import('../lib/stages/plot-antennas-iq.js')
-    return this.runStageCommand('plot-antennas-iq', (context) => plotAntennasIq(context, {at}))
+    return this.runStageCommand('plot-antennas-iq', {}, (context, layout) => plotAntennasIq(context, layout.stage('plot-antennas-iq'), {at}))
   }
 }

@@ -1,6 +1,5 @@
 import {Args} from '@oclif/core'
 
-import {rsyncToNas} from '../lib/stages/rsync-to-nas.js'
 import {StageCommand} from './stage-command.js'
 
 export default class RsyncToNas extends StageCommand<typeof RsyncToNas> {
@@ -14,6 +13,6 @@ export default class RsyncToNas extends StageCommand<typeof RsyncToNas> {
   }
 
   async run() {
-    return this.runStageCommand('rsync-to-nas', (context) => rsyncToNas(context, {trigger: this.args.trigger}))
+    return this.runStageCommand('rsync-to-nas', {trigger: this.args.trigger})
   }
 }

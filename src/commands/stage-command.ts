@@ -1,12 +1,14 @@
-// The shape every stage command shares: load the config, pick the radar, run the stage through
-// runStage (lock, logs, summary, telemetry, alerts), print one line per file, exit 3 when some
-// files failed. The daemon calls the same stage functions through runStage.
+// The shape every stage command shares: load the config, resolve the role layout for the radar,
+// run the stage through runStage (lock, logs, summary, telemetry, alerts), print one line per
+// file, exit 3 when some files failed. The daemon runs the same functions with the same layout.
 import {type Command, Flags} from '@oclif/core'
 
 import {requireRadar} from '../lib/config/index.js'
 import {EXIT} from '../lib/errors.js'
-import {runStage, type StageContext, type StageResult} from '../lib/stages/runner.js'
+import type {StageResult} from '../lib/stages/runner.js'
 import {STAGES, type StageId} from '../lib/stages/specs.js'
+import {layoutForStage} from '../roles/layout.js'
+import {runLayoutStage, type StageInputs, type StageOutcome, STAGE_BODIES} from '../roles/stages.js'
 import {BaseCommand} from './base.js'
 
 export const stageFlags = {
@@ -14,12 +16,13 @@ export const stageFlags = {
   'dry-run': Flags.boolean({description: 'print the plan, change nothing'}),
 }
 
-export interface FileLine {
+interface FileLine {
   outcome: string
   source?: string
   file?: string
   sent?: string
   destination?: string
+  destinations?: string[]
   backup?: string | null
   reason?: string
 }
@@ -28,19 +31,18 @@ export abstract class StageCommand<T extends typeof Command> extends BaseCommand
   static override enableJsonFlag = true
   static override flags = stageFlags
 
-  protected async runStageCommand<R extends {succeeded: number; failed: number; files: FileLine[]}>(
-    stage: StageId,
-    body: (context: StageContext) => Promise<R>,
-  ): Promise<R & StageResult> {
+  protected async runStageCommand(stage: StageId, inputs: StageInputs = {}, body = STAGE_BODIES[stage]): Promise<StageOutcome & StageResult> {
     const flags = this.flags as {radar?: string; 'dry-run'?: boolean}
     const {config} = this.loadConfig()
     const radar = requireRadar(config, flags.radar)
+    const layout = layoutForStage(config, stage, STAGES[stage].role, radar)
     const json = this.jsonEnabled()
-    const result = await runStage(STAGES[stage], {config, radar, dryRun: flags['dry-run'] ?? false, terminalFd: json ? 2 : 1}, body)
+    const result = await runLayoutStage(stage, layout, {dryRun: flags['dry-run'] ?? false, terminalFd: json ? 2 : 1}, inputs, body)
     if (!json) {
-      for (const f of result.files) {
+      for (const f of result.files as readonly FileLine[]) {
         const from = f.sent ?? f.source ?? f.file ?? ''
-        this.log(`${f.outcome.padEnd(11)} ${from}${f.destination ? ` → ${f.destination}` : ''}${f.backup ? ` (+ ${f.backup})` : ''}${f.reason ? `: ${f.reason}` : ''}`)
+        const to = f.destination ?? (f.destinations?.length ? f.destinations.join(', ') : undefined)
+        this.log(`${f.outcome.padEnd(11)} ${from}${to ? ` → ${to}` : ''}${f.backup ? ` (+ ${f.backup})` : ''}${f.reason ? `: ${f.reason}` : ''}`)
       }
       if (result.files.length === 0) this.log('nothing to do')
     }

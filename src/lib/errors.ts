@@ -9,6 +9,7 @@ export const EXIT = {
   VERIFY: 4,
   UNREACHABLE: 5,
   BUSY: 6,
+  STORAGE: 7,
   INTERRUPTED: 130,
 } as const
 
@@ -22,6 +23,7 @@ export const EXIT_CODE_HELP: ReadonlyArray<readonly [ExitCode, string]> = [
   [EXIT.VERIFY, 'verification failed (a copy did not match its source)'],
   [EXIT.UNREACHABLE, 'a host or an external tool is unreachable or missing'],
   [EXIT.BUSY, 'another instance holds the lock for this stage and radar'],
+  [EXIT.STORAGE, 'a file system refused: permission denied, read-only or full (the path is named)'],
   [EXIT.INTERRUPTED, 'interrupted (SIGINT/SIGTERM)'],
 ]
 
@@ -133,13 +135,55 @@ export class BugError extends DataflowError {
   readonly exitCode = EXIT.INTERNAL
 }
 
+/**
+ * What a file-system error code means for the operator, and the exit code it gets when it ends a
+ * command. A missing path is a configuration problem (2: create it or fix the key); a refusal by
+ * the file system (permissions, a read-only mount, a full disk) is 7. Anything else a file system
+ * says is unexpected here and stays an internal error.
+ */
+export const FS_ERRORS: Readonly<Record<string, {exitCode: ExitCode; reason: string}>> = {
+  ENOENT: {exitCode: EXIT.USAGE, reason: 'no such file or directory'},
+  ENOTDIR: {exitCode: EXIT.USAGE, reason: 'a part of the path is not a directory'},
+  EISDIR: {exitCode: EXIT.USAGE, reason: 'is a directory'},
+  ELOOP: {exitCode: EXIT.USAGE, reason: 'too many symbolic links'},
+  ENAMETOOLONG: {exitCode: EXIT.USAGE, reason: 'name too long'},
+  EACCES: {exitCode: EXIT.STORAGE, reason: 'permission denied'},
+  EPERM: {exitCode: EXIT.STORAGE, reason: 'operation not permitted'},
+  EROFS: {exitCode: EXIT.STORAGE, reason: 'read-only file system'},
+  ENOSPC: {exitCode: EXIT.STORAGE, reason: 'no space left on the device'},
+  EDQUOT: {exitCode: EXIT.STORAGE, reason: 'disk quota exceeded'},
+  EMFILE: {exitCode: EXIT.INTERNAL, reason: 'too many open files'},
+}
+
+/** A Node.js system error (fs, spawn): it has an errno code and, for fs calls, the path. */
+export function isSystemError(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string' && 'errno' in error
+}
+
 export function exitCodeOf(error: unknown): ExitCode {
   if (error instanceof DataflowError) return error.exitCode
+  if (isSystemError(error)) return FS_ERRORS[error.code!]?.exitCode ?? EXIT.INTERNAL
   return EXIT.INTERNAL
 }
 
-/** One line, for humans: no stack, no newlines. */
+/**
+ * One line, for humans: no stack, no newlines. A system error reads "<path>: <reason> (<CODE>,
+ * <syscall>)" — the path first, as in every other message — instead of Node's "ENOENT: no such
+ * file or directory, scandir '/x'".
+ */
 export function oneLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error)
+  let text = error instanceof Error ? error.message : String(error)
+  if (isSystemError(error) && error.path !== undefined && error.message.startsWith(`${error.code}:`)) {
+    const reason = FS_ERRORS[error.code!]?.reason ?? error.message.slice(error.code!.length + 1).split(',')[0]!.trim()
+    const dest = (error as {dest?: string}).dest
+    text = `${error.path}${dest ? ` → ${dest}` : ''}: ${reason} (${error.code}${error.syscall ? `, ${error.syscall}` : ''})`
+  }
   return text.replace(/\s*\n\s*/g, ' ').trim()
+}
+
+/** Whether an error is the consequence of a stop request (SIGTERM/SIGINT) rather than a failure. */
+export function isInterruption(error: unknown, signal?: AbortSignal): boolean {
+  if (error instanceof InterruptedError) return true
+  if (error instanceof Error && error.name === 'AbortError') return true
+  return signal?.aborted === true
 }

@@ -1,53 +1,63 @@
-// StageId → the stage function, for the daemon: the very functions the one-off subcommands call
-// (src/commands/<stage>.ts), run through the same runStage(). Heavy stages (HDF5 conversion,
-// plotting) are imported on first use, as their commands do, so that starting a daemon whose role
-// never runs them does not load them.
-import type {PlotAntennasIqResult} from '../lib/stages/plot-antennas-iq.js'
-import type {ConvertOnCampusResult} from '../lib/stages/convert-on-campus.js'
+// StageId → the stage function with its layout: the very functions the one-off subcommands call
+// (src/commands/<stage>.ts), run through the same runStage() by both. Heavy stages (HDF5
+// conversion, plotting) are imported on first use, so that starting a daemon whose role never runs
+// them does not load them.
 import {archiveIqPlots} from '../lib/stages/archive-iq-plots.js'
 import {distributeBorealisData} from '../lib/stages/distribute-borealis-data.js'
 import {rsyncToCampus} from '../lib/stages/rsync-to-campus.js'
 import {rsyncToNas} from '../lib/stages/rsync-to-nas.js'
-import type {StageContext} from '../lib/stages/runner.js'
-import type {StageId} from '../lib/stages/specs.js'
+import {runStage, type StageContext, type StageOptions, type StageResult} from '../lib/stages/runner.js'
+import type {FileRecord} from '../lib/stages/skeleton.js'
+import {STAGES, type StageId} from '../lib/stages/specs.js'
 import {transferCamPhotos} from '../lib/stages/transfer-cam-photos.js'
+import type {RoleLayout} from './layout.js'
 
-/** What the daemon passes besides the context: the file whose creation started the run (borealis). */
-export interface StageRunOptions {
-  trigger?: string
-}
-
-/** Every stage body's result, as far as the daemon reads it. */
+/** What every stage body returns. */
 export interface StageOutcome {
   succeeded: number
   failed: number
-  files: ReadonlyArray<{outcome: string}>
+  files: readonly FileRecord[]
 }
 
-export interface StageEntry {
-  run: (context: StageContext, options: StageRunOptions) => Promise<StageOutcome>
-  /**
-   * Whether files waiting for this stage are a reason for a reconcile rescan to run the chain.
-   * True for stages that move their inputs away once done, so "files are waiting" means "work is
-   * due". Plotting leaves its inputs on the NAS and re-plots the last two hours each run: its
-   * inputs would look due at every rescan, so it only runs as part of a chain started for
-   * another reason.
-   */
-  rescan: boolean
+/** Per-run inputs besides the layout: the new data file that started the run (rsync-to-nas). */
+export interface StageInputs {
+  trigger?: string
 }
 
-export const STAGE_FUNCTIONS: Readonly<Record<StageId, StageEntry>> = {
-  'rsync-to-nas': {run: (context, {trigger}) => rsyncToNas(context, {trigger}), rescan: true},
-  'plot-antennas-iq': {
-    run: async (context): Promise<PlotAntennasIqResult> => (await import('../lib/stages/plot-antennas-iq.js')).plotAntennasIq(context),
-    rescan: false,
-  },
-  'rsync-to-campus': {run: (context) => rsyncToCampus(context), rescan: true},
-  'transfer-cam-photos': {run: (context) => transferCamPhotos(context), rescan: true},
-  'convert-on-campus': {
-    run: async (context): Promise<ConvertOnCampusResult> => (await import('../lib/stages/convert-on-campus.js')).convertOnCampus(context),
-    rescan: true,
-  },
-  'distribute-borealis-data': {run: (context) => distributeBorealisData(context), rescan: true},
-  'archive-iq-plots': {run: (context) => archiveIqPlots(context), rescan: true},
+type StageBody = (context: StageContext, layout: RoleLayout, inputs: StageInputs) => Promise<StageOutcome>
+
+export const STAGE_BODIES: Readonly<Record<StageId, StageBody>> = {
+  'rsync-to-nas': (context, layout, {trigger}) => rsyncToNas(context, layout.stage('rsync-to-nas'), {trigger}),
+  'plot-antennas-iq': async (context, layout) => (await import('../lib/stages/plot-antennas-iq.js')).plotAntennasIq(context, layout.stage('plot-antennas-iq')),
+  'rsync-to-campus': (context, layout) => rsyncToCampus(context, layout.stage('rsync-to-campus')),
+  'transfer-cam-photos': (context, layout) => transferCamPhotos(context, layout.stage('transfer-cam-photos')),
+  'convert-on-campus': async (context, layout) => (await import('../lib/stages/convert-on-campus.js')).convertOnCampus(context, layout.stage('convert-on-campus')),
+  'distribute-borealis-data': (context, layout) => distributeBorealisData(context, layout.stage('distribute-borealis-data')),
+  'archive-iq-plots': (context, layout) => archiveIqPlots(context, layout.stage('archive-iq-plots')),
+}
+
+/**
+ * Whether files waiting for a stage are a reason for a reconcile rescan to run the chain: true for
+ * stages that move their inputs away once done. Plotting leaves its inputs on the NAS and re-plots
+ * the last two hours each run, so it only runs in a chain started for another reason.
+ */
+export const RESCAN_FINDS_WORK: Readonly<Record<StageId, boolean>> = {
+  'rsync-to-nas': true,
+  'plot-antennas-iq': false,
+  'rsync-to-campus': true,
+  'transfer-cam-photos': true,
+  'convert-on-campus': true,
+  'distribute-borealis-data': true,
+  'archive-iq-plots': true,
+}
+
+/** Runs one stage of a resolved layout through runStage (lock, logs, summary, telemetry, alerts). */
+export function runLayoutStage(
+  id: StageId,
+  layout: RoleLayout,
+  options: Omit<StageOptions, 'runtime'>,
+  inputs: StageInputs = {},
+  body: StageBody = STAGE_BODIES[id],
+): Promise<StageOutcome & StageResult> {
+  return runStage(STAGES[id], {...options, runtime: layout.runtime}, (context) => body(context, layout, inputs))
 }

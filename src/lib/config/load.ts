@@ -8,7 +8,7 @@ import YAML from 'yaml'
 import type {z} from 'zod'
 
 import {ConfigError} from '../errors.js'
-import {type Config, ConfigSchema, defaultConfig, SECRET_PATHS} from './schema.js'
+import {type Config, ConfigSchema, defaultConfig, REMOVED_KEYS, SECRET_PATHS} from './schema.js'
 
 export const DEFAULT_CONFIG_FILE = '/etc/dataflow/config.yaml'
 export const ENV_PREFIX = 'DATAFLOW_'
@@ -75,7 +75,8 @@ export function envOverrides(env: NodeJS.ProcessEnv): {tree: Tree; problems: str
       level = isTree(level) ? level[schemaKey] : undefined
     }
     if (!known) {
-      problems.push(`${name}: unknown configuration variable`)
+      const removed = Object.entries(REMOVED_KEYS).find(([key]) => name.startsWith(ENV_PREFIX + key.split('.').map(camelToEnv).join('__')))
+      problems.push(removed ? `${name}: ${removed[0]} ${removed[1]}` : `${name}: unknown configuration variable`)
       continue
     }
     let value: unknown
@@ -168,13 +169,30 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   }
   const {tree: envTree, problems} = envOverrides(env)
   const merged = deepMerge(deepMerge(fileTree, envTree), options.overrides ?? {})
+  const removed = takeRemovedKeys(merged)
   const result = ConfigSchema.safeParse(merged)
-  const all = [...problems, ...(result.success ? [] : describeIssues(result.error.issues))]
+  const all = [...problems, ...removed, ...(result.success ? [] : describeIssues(result.error.issues))]
   if (all.length > 0 || !result.success) {
     const where = source ?? 'built-in defaults'
     throw new ConfigError(`invalid configuration (${where}): ${all.length} problem${all.length === 1 ? '' : 's'}`, all)
   }
   return {config: result.data, source}
+}
+
+/** Removes keys that no longer exist from the tree, returning one problem (with the reason) for each. */
+function takeRemovedKeys(tree: Tree): string[] {
+  const problems: string[] = []
+  for (const [path, reason] of Object.entries(REMOVED_KEYS)) {
+    const keys = path.split('.')
+    let node: unknown = tree
+    for (const key of keys.slice(0, -1)) node = isTree(node) ? node[key] : undefined
+    const leaf = keys.at(-1)!
+    if (isTree(node) && leaf in node) {
+      delete node[leaf]
+      problems.push(`${path}: ${reason}`)
+    }
+  }
+  return problems
 }
 
 /** A copy safe to print: secrets replaced. */

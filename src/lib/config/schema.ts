@@ -34,18 +34,9 @@ export const ConfigSchema = z
     radar: radarId.optional(),
     validRadars: z.array(radarId).min(1).default(DEFAULT_RADARS),
     nasSites: z.array(radarId).default(DEFAULT_RADARS),
-    siteFileTypes: z
-      .strictObject({
-        rawacf: z.array(radarId).default(DEFAULT_RADARS),
-        antennasIq: z.array(radarId).default(DEFAULT_RADARS),
-        bfiq: z.array(radarId).default([]),
-      })
-      .prefault({}),
-    lowMemorySites: z.array(radarId).default([]),
     cpids: z
       .strictObject({
         distributed: z.array(z.number().int()).default([151, 3503, 157, 191]),
-        widebeam: z.array(z.number().int()).default([3800]),
       })
       .prefault({}),
     hashAlgorithm: z.enum(['md5', 'sha256']).default('md5'),
@@ -68,6 +59,7 @@ export const ConfigSchema = z
         plotDirectory: path.default('~/logs/daily_plots'),
         watchDirectory: path.default('/home/transfer/data_flow/.inotify_watchdir'),
         flagsDirectory: path.default('~/data_flow/.inotify_flags'),
+        quarantineDirectory: path.default('~/data_flow/quarantine'),
       })
       .prefault({}),
     campus: z
@@ -86,7 +78,6 @@ export const ConfigSchema = z
           {name: 'mirror', path: '/data/holding/globus', group: 'sddata', mode: '664'},
         ]),
         watchDirectory: path.default('/home/dataman/data_flow/.inotify_watchdir'),
-        flagsDirectory: path.default('~/data_flow/.inotify_flags'),
       })
       .prefault({}),
     hosts: z
@@ -154,10 +145,6 @@ export const ConfigSchema = z
       ctx.addIssue({code: 'custom', path: ['radar'], message: `radar "${config.radar}" is not in validRadars`})
     }
     checkIds(config.nasSites, ['nasSites'])
-    checkIds(config.lowMemorySites, ['lowMemorySites'])
-    checkIds(config.siteFileTypes.rawacf, ['siteFileTypes', 'rawacf'])
-    checkIds(config.siteFileTypes.antennasIq, ['siteFileTypes', 'antennasIq'])
-    checkIds(config.siteFileTypes.bfiq, ['siteFileTypes', 'bfiq'])
     const names = new Set<string>()
     config.campus.staging.forEach((target, index) => {
       if (names.has(target.name)) {
@@ -175,6 +162,20 @@ export type HostConfig = z.infer<typeof HostSchema>
 export type StagingTarget = z.infer<typeof StagingTargetSchema>
 export type Role = 'borealis' | 'site-linux' | 'campus'
 export const ROLES: readonly Role[] = ['borealis', 'site-linux', 'campus']
+
+/**
+ * Keys of the original's configuration (and of earlier dataflow versions) that do nothing, and
+ * why. A config file or DATAFLOW_* variable that sets one is rejected with this reason, not with
+ * a bare "unknown key", so an operator migrating from config.sh knows it is not an oversight.
+ */
+export const REMOVED_KEYS: Readonly<Record<string, string>> = {
+  lowMemorySites:
+    'removed: the original defined LOW_MEMORY_SITES but no script read it; dataflow converts and plots with memory bounded on every host',
+  siteFileTypes:
+    'removed: the original defined RAWACF_SITES, ANTENNAS_IQ_SITES and BFIQ_SITES but no script read them; every site sends the files its radar writes (rawacf and antennas_iq; routing is by file name)',
+  'cpids.widebeam': 'removed: the original\'s WIDEBEAM_CPIDS was read only by commented-out code; cpids.distributed decides what is distributed',
+  'campus.flagsDirectory': 'removed: campus sends no flag (the original\'s campus flag had no receiver)',
+}
 
 /** Keys whose values are secrets: masked by `config show`, never logged. */
 export const SECRET_PATHS: readonly string[] = ['alerts.slackWebhook']

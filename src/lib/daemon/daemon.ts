@@ -3,11 +3,15 @@
 //   watch (inotify, or polling on NFS/CIFS) ─┐
 //   reconcile rescan every N minutes ────────┼→ ChainScheduler (one run at a time; triggers
 //   inotify queue overflow ──────────────────┘   during a run coalesce into ONE more run)
-//        → the role's stages in order (ROLE_SPECS), each through runStage() with the very
-//          functions of the one-off subcommands (STAGE_FUNCTIONS)
+//        → the role's stages in order, each through runStage() with the very functions of the
+//          one-off subcommands (the plan's stages, built by src/roles/daemon-plan.ts)
 //        → consume the incoming flag → send the flag to the next host (flags.ts)
 //
-// What the original did wrong and this does not (spec original-behaviour §5, §6 D1–D7):
+// The daemon knows nothing about roles: what differs between them (which directory is watched,
+// whether a new file is a trigger passed to the stages, which flags come and go) is data in the
+// DaemonPlan, resolved from the configuration by src/roles.
+//
+// What the original did wrong and this does not:
 // - no trigger is dropped: no 120 s filter, no `flock --nonblock` skip; a stage whose lock is
 //   held by an operator's manual run is retried a minute later, and the rescan is a backstop;
 // - a lost flag, an event missed during a restart, or an overflowing inotify queue only delays
@@ -23,32 +27,18 @@
 import {access, mkdir} from 'node:fs/promises'
 import {join} from 'node:path'
 
-import {SlackAlerter, formatAlert} from '../alert/slack.js'
-import {resolvePath} from '../config/load.js'
-import type {Config, Role} from '../config/schema.js'
+import {formatAlert, SlackAlerter, type SlackAlerterOptions} from '../alert/slack.js'
 import {ConfigError, LockedError, oneLine} from '../errors.js'
 import {blockPrefix} from '../formats/names.js'
 import {cleanStaleTemps} from '../fs/atomic.js'
 import {acquireLock, type Lock} from '../lock.js'
 import {createEventLog, type EventLog, type Level} from '../log/events.js'
-import {borealisDataDirectory} from '../stages/rsync-to-nas.js'
-import {runStage} from '../stages/runner.js'
-import {STAGES, type StageId} from '../stages/specs.js'
-import {ROLE_SPECS} from '../../roles/index.js'
-import {STAGE_FUNCTIONS} from '../../roles/stages.js'
 import {type Batch, ChainScheduler} from './coalesce.js'
-import {consumeFlag, type FlagRoute, flagRouteFor, incomingFlagFor, sendFlag} from './flags.js'
+import {consumeFlag, type FlagRoute, type FlagSettings, type IncomingFlag, sendFlag} from './flags.js'
 import {type Notifier, systemdNotifier} from './notify.js'
 import {type Watcher, type WatchSpec, watchDirectory} from './watch.js'
 
-/** Names that count as a new Borealis data file (the original's `.*\.(h5|rawacf)$`). */
-export const BOREALIS_FILE = /\.(h5|rawacf)$/
-
-/** Temporary files older than this in the data directory are leftovers of a killed run. */
-const STALE_DATA_TEMP_MS = 3_600_000
-/** A flag's temporary file lives milliseconds; one this old (watch and flags directories) is a leftover. */
-const STALE_FLAG_TEMP_MS = 60_000
-/** A stage whose lock is held by another process (an operator's run) is tried again this much later. */
+/** A stage lock held by another process (an operator's run): the stage is tried again this much later. */
 const BUSY_RETRY_MS = 60_000
 
 /** The daemon's own events, beside the stages' (src/lib/log/events.ts). */
@@ -77,10 +67,58 @@ export type DaemonEventName =
   | 'alert.sent'
   | 'alert.failed'
 
-export interface DaemonOptions {
-  config: Config
-  role: Role
+/** How the daemon runs one stage: the stage's own function through runStage (built by roles). */
+export interface StageRunMode {
+  dryRun: boolean
+  terminalFd: 1 | 2 | null
+  signal: AbortSignal
+  invokedAs: string
+  now: () => Date
+}
+
+export interface DaemonStage {
+  id: string
+  /**
+   * Runs the stage; `trigger` is the new data file that started the run (its block is still being
+   * written). Resolves with the per-file outcomes; rejects when the stage failed as a whole.
+   */
+  run: (mode: StageRunMode, trigger: string | undefined) => Promise<{succeeded: number; failed: number; files: ReadonlyArray<{outcome: string}>}>
+  /**
+   * Whether files waiting for this stage are a reason for a reconcile rescan to run the chain.
+   * True for stages that move their inputs away once done, so "files are waiting" means "work is
+   * due". Plotting leaves its inputs on the NAS and re-plots the last two hours each run: its
+   * inputs would look due at every rescan, so it only runs as part of a chain started for
+   * another reason.
+   */
+  rescan: boolean
+}
+
+/** Everything the daemon of one (role, radar) does, resolved from the configuration by src/roles. */
+export interface DaemonPlan {
+  /** For logs and the lock: e.g. `campus` and `sas`. */
+  name: string
   radar: string
+  stages: readonly DaemonStage[]
+  watch: WatchSpec
+  /**
+   * New files in the watched directory are triggers carrying their path (borealis): the newest is
+   * passed to the stages, and the run is repeated this much later, when the block that just ended
+   * has settled. null: the watched files are flags (no payload).
+   */
+  fileTrigger: {settleFollowUpMs: number} | null
+  incoming: IncomingFlag | null
+  outgoing: FlagRoute | null
+  flagSettings: FlagSettings
+  logFile: string
+  logLevel: Level
+  stateDirectory: string
+  alerts: Omit<SlackAlerterOptions, 'fetch'>
+  rescanIntervalMs: number
+  staleTemps: ReadonlyArray<{dir: string; olderThanMs: number}>
+}
+
+export interface DaemonOptions {
+  plan: DaemonPlan
   /** The process's one AbortController signal, fired by SIGTERM/SIGINT. */
   signal: AbortSignal
   /** How long the stage in flight may continue after the stop signal before it is aborted. */
@@ -104,15 +142,12 @@ export interface DaemonReport {
 export interface DaemonHandle {
   /** The watch mode in use ('inotify' or 'poll'). */
   readonly watchMode: 'inotify' | 'poll'
+  /** Runs a reconcile rescan now (SIGHUP, `systemctl reload`); resolves when it is done. */
+  rescan(): Promise<void>
   /** Resolves once the daemon stopped (after the signal), with what it did. */
   readonly done: Promise<DaemonReport>
   /** Aborts the stage in flight at once (a second SIGTERM/SIGINT). */
   abortNow(): void
-}
-
-/** `<logging.directory>/inotify_daemons/<role>.log` (campus: `campus_<rad>.log`, as the original). */
-export function daemonLogPath(logRoot: string, role: Role, radar: string): string {
-  return join(logRoot, 'inotify_daemons', role === 'campus' ? `campus_${radar}.log` : `${role}.log`)
 }
 
 /** Of two trigger files, the one of the newer Borealis block (its block is still being written). */
@@ -134,26 +169,30 @@ function summarizeReasons(reasons: readonly string[]): Record<string, number> {
  * `options.signal` fires; `done` then resolves.
  */
 export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle> {
-  const {config, role, radar} = options
-  const home = process.env.HOME
-  const vars = {radar, home}
+  const {plan} = options
+  const {radar} = plan
   const now = options.now ?? (() => new Date())
   const terminalFd = options.terminalFd === undefined ? 1 : options.terminalFd
-  const logRoot = resolvePath(config.logging.directory, vars)
   const log: EventLog = createEventLog({
-    level: config.logging.level,
-    bindings: {role, radar, component: 'daemon'},
-    file: daemonLogPath(logRoot, role, radar),
+    level: plan.logLevel,
+    bindings: {role: plan.name, radar, component: 'daemon'},
+    file: plan.logFile,
     terminalFd,
   })
+  try {
+    return await runDaemon(options, log, now, terminalFd)
+  } catch (error) {
+    await log.close()
+    throw error
+  }
+}
+
+async function runDaemon(options: DaemonOptions, log: EventLog, now: () => Date, terminalFd: 1 | 2 | null): Promise<DaemonHandle> {
+  const {plan} = options
+  const {radar, name} = plan
   // The stage vocabulary of events.ts does not list the daemon's events; they share the logger.
   const event = log.event as (name: DaemonEventName, fields?: Record<string, unknown>, level?: Level) => void
-  const slack = new SlackAlerter({
-    webhookUrl: config.alerts.slackWebhook,
-    minIntervalMs: config.alerts.minIntervalMs,
-    maxAttempts: config.alerts.maxAttempts,
-    timeoutSeconds: config.alerts.timeoutSeconds,
-  })
+  const slack = new SlackAlerter(plan.alerts)
   const alert = async (message: string) => {
     const result = await slack.send(formatAlert(radar, message, now()))
     if (result.sent) event('alert.sent', {message})
@@ -162,15 +201,14 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
   const notifier = options.notifier ?? systemdNotifier({onError: (error) => event('notify.failed', {error: oneLine(error)}, 'warn')})
 
   // ---- one daemon per (role, radar) ----
-  const stateDir = resolvePath(config.state.directory, vars)
   let lock: Lock
   try {
-    lock = await acquireLock(stateDir, `daemon-${role}`, radar)
+    lock = await acquireLock(plan.stateDirectory, `daemon-${name}`, radar)
   } catch (error) {
     if (error instanceof LockedError) {
       const h = error.holder
       throw new LockedError(
-        `a ${role} daemon for ${radar} is already running (pid ${h.pid ?? '?'} on ${h.host ?? '?'} since ${h.since ?? '?'}); ` +
+        `a ${name} daemon for ${radar} is already running (pid ${h.pid ?? '?'} on ${h.host ?? '?'} since ${h.since ?? '?'}); ` +
           `stop it first (systemctl stop …) — lock ${error.lockFile}`,
         error.lockFile,
         h,
@@ -179,35 +217,30 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     throw error
   }
 
-  const spec = ROLE_SPECS[role]
-  const route: FlagRoute | null = flagRouteFor(config, role, radar, home)
-  const incoming = incomingFlagFor(config, role, radar, home)
+  const route: FlagRoute | null = plan.outgoing
+  const incoming = plan.incoming
+  const stageIds = plan.stages.map((stage) => stage.id)
   const report: DaemonReport = {chains: 0, triggers: 0, rescans: 0, overflows: 0}
   // Fired when the stop grace has run out (or on a second signal): reaches the stage in flight.
   const stageAbort = new AbortController()
   let stopping = false
   let flagOwed = false
   const timers: NodeJS.Timeout[] = []
-  const invokedAs = `dataflow daemon --role ${role} --radar ${radar}`
-
-  let watchSpec: WatchSpec
-  try {
-    watchSpec = await watchSpecFor(config, role, radar, home)
-    // Leftovers of interrupted writes (a killed run): flag temps, and in the data directory older ones.
-    if (route) await cleanStaleTemps(route.localDirectory, STALE_FLAG_TEMP_MS)
-    await cleanStaleTemps(watchSpec.dir, role === 'borealis' ? STALE_DATA_TEMP_MS : STALE_FLAG_TEMP_MS)
-  } catch (error) {
-    await lock.release()
-    throw error
+  const invokedAs = `dataflow daemon --role ${name} --radar ${radar}`
+  const watchSpec: WatchSpec = plan.watch
+  // Leftovers of interrupted writes (a killed run): flag temps, and in the data directory older ones.
+  for (const {dir, olderThanMs} of plan.staleTemps) {
+    const removed = await cleanStaleTemps(dir, olderThanMs)
+    if (removed.length > 0) event('daemon.start', {action: 'removed temporary files of an interrupted run', removed})
   }
-  event('daemon.start', {stages: spec.stages, watch: watchSpec.dir, flagTo: route ? describeRoute(route) : null, rescanMinutes: config.daemon.rescanIntervalMinutes})
+  event('daemon.start', {stages: stageIds, watch: watchSpec.dir, flagTo: route ? describeRoute(route) : null, rescanMs: plan.rescanIntervalMs})
 
   // ---- the chain ----
   const deliverFlag = async (): Promise<void> => {
     if (!route) return
     try {
       const where = await sendFlag(route, {
-        config,
+        settings: plan.flagSettings,
         signal: stageAbort.signal,
         onRetry: (error, attempt, delayMs) => event('flag.failed', {flag: route.name, attempt, delayMs, error: oneLine(error), retrying: true}, 'warn'),
       })
@@ -224,40 +257,42 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
   const runChain = async (batch: Batch<string>): Promise<void> => {
     report.chains++
     const started = Date.now()
-    const trigger = role === 'borealis' ? batch.payload : undefined
+    const trigger = batch.payload
     event('chain.start', {reasons: summarizeReasons(batch.reasons), trigger, waitedMs: started - batch.since})
-    void notifier.status(`running ${spec.stages.join(' → ')}`)
+    void notifier.status(`running ${stageIds.join(' → ')}`)
     const stages: Array<Record<string, unknown>> = []
     let completed = true
-    for (const id of spec.stages) {
+    for (const [index, stage] of plan.stages.entries()) {
       if (stopping) {
-        event('chain.stopped', {skipped: spec.stages.slice(spec.stages.indexOf(id))}, 'warn')
+        event('chain.stopped', {skipped: stageIds.slice(index)}, 'warn')
         completed = false
         break
       }
-      stages.push(await runOneStage(id, trigger))
+      stages.push(await runOneStage(stage, trigger))
     }
     if (incoming && completed) {
-      if (await consumeFlag(incoming.directory, incoming.name).catch(() => false)) event('flag.consumed', {flag: incoming.name})
+      try {
+        if (await consumeFlag(incoming.directory, incoming.name)) event('flag.consumed', {flag: incoming.name})
+      } catch (error) {
+        // The flag stays: the next rescan sees it and runs the chain again, which is harmless.
+        event('flag.failed', {flag: incoming.name, action: 'could not remove the received flag; it triggers another run', error: oneLine(error)}, 'error')
+      }
     }
     if (completed) await deliverFlag()
     event('chain.done', {durationMs: Date.now() - started, stages, completed})
     void notifier.status(`idle; last run ${now().toISOString()}`)
   }
 
-  const runOneStage = async (id: StageId, trigger: string | undefined): Promise<Record<string, unknown>> => {
+  const runOneStage = async (stage: DaemonStage, trigger: string | undefined): Promise<Record<string, unknown>> => {
+    const {id} = stage
     const started = Date.now()
     try {
-      const result = await runStage(
-        STAGES[id],
-        {config, radar, dryRun: false, terminalFd, signal: stageAbort.signal, invokedAs, now},
-        (context) => STAGE_FUNCTIONS[id].run(context, {trigger}),
-      )
+      const result = await stage.run({dryRun: false, terminalFd, signal: stageAbort.signal, invokedAs, now}, trigger)
       const done = {stage: id, succeeded: result.succeeded, failed: result.failed, durationMs: Date.now() - started}
       event('chain.stage', done, result.failed > 0 ? 'warn' : 'info')
       return done
     } catch (error) {
-      // runStage has logged it (stage.failed) and alerted; the later stages still run.
+      // runStage has logged it (stage.failed, or stage.interrupted) and alerted a failure; the later stages still run.
       if (error instanceof LockedError) {
         event('stage.busy', {stage: id, error: oneLine(error), retryInMs: BUSY_RETRY_MS}, 'warn')
         scheduler.requestLater(`busy:${id}`, BUSY_RETRY_MS, `busy:${id}`, trigger)
@@ -275,16 +310,16 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
   })
 
   // ---- triggers ----
-  const settleFollowUpMs = (config.borealis.settleSeconds + 1) * 1000
   const onFile = (path: string, kind: string) => {
     if (stopping) return
     report.triggers++
-    const trigger = role === 'borealis' && blockPrefix(path) ? path : undefined
-    const outcome = scheduler.request(role === 'borealis' ? 'new-file' : 'flag', trigger)
+    const fileTrigger = plan.fileTrigger
+    const trigger = fileTrigger && blockPrefix(path) ? path : undefined
+    const outcome = scheduler.request(fileTrigger ? 'new-file' : 'flag', trigger)
     event('trigger.received', {file: path, kind, outcome})
     // The block that just ended may still be settling: move it once settleSeconds have passed,
     // not two hours later with the next block.
-    if (role === 'borealis') scheduler.requestLater('settle', settleFollowUpMs, 'settle', trigger)
+    if (fileTrigger) scheduler.requestLater('settle', fileTrigger.settleFollowUpMs, 'settle', trigger)
   }
 
   let watcher: Watcher | null = null
@@ -314,13 +349,12 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
   /** Why the chain should run although no trigger came, or null. */
   const findWork = async (): Promise<string | null> => {
     if (incoming && (await exists(join(incoming.directory, incoming.name)))) return `${incoming.name} present`
-    for (const id of spec.stages) {
-      if (!STAGE_FUNCTIONS[id].rescan || stopping) continue
+    for (const stage of plan.stages) {
+      const {id} = stage
+      if (!stage.rescan || stopping) continue
       try {
         // A dry run takes no lock and writes nothing: the stage itself says what it would do.
-        const probe = await runStage(STAGES[id], {config, radar, dryRun: true, terminalFd: null, signal: stageAbort.signal, now}, (context) =>
-          STAGE_FUNCTIONS[id].run(context, {}),
-        )
+        const probe = await stage.run({dryRun: true, terminalFd: null, signal: stageAbort.signal, invokedAs, now}, undefined)
         probeErrors.delete(id)
         const waiting = probe.files.filter((f) => f.outcome === 'planned').length
         if (waiting > 0) return `${id}: ${waiting} file${waiting === 1 ? '' : 's'} waiting`
@@ -334,7 +368,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
   }
 
   let rescanning: Promise<void> | null = null
-  const rescan = (reason: 'startup' | 'periodic'): Promise<void> => {
+  const rescan = (reason: 'startup' | 'periodic' | 'requested'): Promise<void> => {
     rescanning ??= (async () => {
       if (stopping) return
       report.rescans++
@@ -364,8 +398,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
     // A missing or unwatchable directory is the operator's to fix (exit 2), not a bug.
     throw new ConfigError(`cannot watch ${watchSpec.dir}: ${oneLine(error).replace(/^cannot watch \S+: /, '')}`)
   }
-  const rescanMs = Math.max(1000, config.daemon.rescanIntervalMinutes * 60_000)
-  timers.push(setInterval(() => void rescan('periodic'), rescanMs))
+  timers.push(setInterval(() => void rescan('periodic'), plan.rescanIntervalMs))
   if (notifier.watchdogIntervalMs !== null) timers.push(setInterval(() => void notifier.watchdog(), notifier.watchdogIntervalMs))
   await notifier.ready(`watching ${watchSpec.dir}`)
   event('daemon.ready', {watchMode: watcher!.mode, notify: notifier.enabled, watchdogMs: notifier.watchdogIntervalMs})
@@ -387,9 +420,12 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
       const dropped = await scheduler.stop()
       await rescanning
       clearTimeout(grace)
-      if (route) await cleanStaleTemps(route.localDirectory, STALE_FLAG_TEMP_MS).catch(() => undefined)
+      for (const {dir, olderThanMs} of plan.staleTemps) {
+        await cleanStaleTemps(dir, olderThanMs).catch((error: unknown) => event('daemon.stopping', {action: `could not clean ${dir}`, error: oneLine(error)}, 'warn'))
+      }
       await lock.release()
       event('daemon.stopped', {...report, droppedRun: dropped.length > 0 ? summarizeReasons(dropped) : null})
+      await log.close()
       resolve(report)
     }
     if (options.signal.aborted) void stop()
@@ -398,6 +434,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonHandle>
 
   return {
     watchMode: watcher!.mode,
+    rescan: () => rescan('requested'),
     done,
     abortNow: () => stageAbort.abort(),
   }
@@ -412,20 +449,4 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   )
-}
-
-/** What the role watches (spec §5.2–5.4). */
-async function watchSpecFor(config: Config, role: Role, radar: string, home: string | undefined): Promise<WatchSpec> {
-  const vars = {radar, home}
-  if (role === 'borealis') {
-    // The directory rsync-to-nas reads (the original's daemon watched a hard-coded path, C19).
-    const dir = config.borealis.configFile
-      ? borealisDataDirectory(resolvePath(config.borealis.configFile, vars))
-      : resolvePath(config.borealis.dataDirectory, vars)
-    const quarantine = resolvePath(config.borealis.quarantineDirectory, vars)
-    return {dir, recursive: true, events: ['create'], accept: (name) => BOREALIS_FILE.test(name), skipDirectory: (path) => path === quarantine}
-  }
-  const incoming = incomingFlagFor(config, role, radar, home)!
-  // moved-to: rsync's rename (the original's event); close-write: a flag written in place, e.g. by hand.
-  return {dir: incoming.directory, recursive: false, events: ['moved-to', 'close-write'], accept: incoming.accept}
 }

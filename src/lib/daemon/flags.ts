@@ -12,17 +12,16 @@
 // next role runs on this machine) it is a temp file renamed into place. The flag carries no
 // payload: the receiver sweeps its input directories.
 //
-// Fixed defects (D2, D3): every send has a timeout and bounded retries of transient failures; a
-// failed send is reported to the caller, which logs, alerts and sends again later.
+// The original's sends could hang forever and a failed one was never repeated: here every send has
+// a timeout and bounded retries of transient failures; a failed send is reported to the caller,
+// which logs, alerts and sends again at each rescan until it works.
 import {unlink} from 'node:fs/promises'
 import {join} from 'node:path'
 
-import {resolvePath} from '../config/load.js'
-import type {Config, HostConfig, Role} from '../config/schema.js'
+import type {HostConfig} from '../config/schema.js'
 import {run, withRetry} from '../exec.js'
 import {writeFileAtomic} from '../fs/atomic.js'
 import {remotePath, RSYNC_RUN_CODES, rsyncRemoteShell} from '../transport/ssh-args.js'
-import {ROLE_SPECS} from '../../roles/index.js'
 
 export interface FlagRoute {
   /** The flag's file name, e.g. `.site-linux_flag_sas`. */
@@ -37,54 +36,26 @@ export interface FlagRoute {
   hostKey: string
 }
 
-/** Where this role's flag goes after its stages ran; null for campus (its flag had no consumer, D6). */
-export function flagRouteFor(config: Config, role: Role, radar: string, home?: string): FlagRoute | null {
-  const name = ROLE_SPECS[role].flagForNextHost?.(radar)
-  if (!name) return null
-  const vars = {radar, home}
-  if (role === 'borealis') {
-    const host = config.hosts.siteLinux
-    return {
-      name,
-      localDirectory: resolvePath(config.borealis.flagsDirectory, vars),
-      destinationDirectory: destinationPath(config.site.watchDirectory, host, vars),
-      host,
-      hostKey: 'hosts.siteLinux',
-    }
-  }
-  const host = config.hosts.campus
-  return {
-    name,
-    localDirectory: resolvePath(config.site.flagsDirectory, vars),
-    destinationDirectory: destinationPath(config.campus.watchDirectory, host, vars),
-    host,
-    hostKey: 'hosts.campus',
-  }
+/** The flag a role reacts to, in its watch directory. */
+export interface IncomingFlag {
+  directory: string
+  name: string
 }
 
-/** `~/x` means the receiving user's home: on a remote host that is rsync's relative path `x`. */
-function destinationPath(template: string, host: HostConfig | null, vars: {radar: string; home?: string}): string {
-  if (host && template.startsWith('~/')) return template.slice(2).replaceAll('{radar}', vars.radar)
-  return resolvePath(template, vars)
-}
-
-/** The directory this role watches for its incoming flag, and the flag names it reacts to. */
-export function incomingFlagFor(config: Config, role: Role, radar: string, home?: string): {directory: string; name: string; accept: (name: string) => boolean} | null {
-  const name = ROLE_SPECS[role].incomingFlag?.(radar)
-  if (!name) return null
-  const directory = resolvePath(role === 'site-linux' ? config.site.watchDirectory : config.campus.watchDirectory, {radar, home})
-  // The original's patterns: `\.borealis_flag$`, `\.site-linux_flag_<rad>$`.
-  return {directory, name, accept: (candidate) => candidate.endsWith(name)}
+/** Timeouts and retries of a flag delivery. */
+export interface FlagSettings {
+  timeouts: {sshConnectSeconds: number; ioSeconds: number}
+  retry: {attempts: number; initialDelayMs: number; maxDelayMs: number}
 }
 
 export interface SendFlagOptions {
-  config: Pick<Config, 'timeouts' | 'retry'>
+  settings: FlagSettings
   signal?: AbortSignal
   onRetry?: (error: unknown, attempt: number, delayMs: number) => void
 }
 
 /** `rsync … <flag> user@host:<dir>/` over ssh with the product's host-key checking; pure. */
-export function flagRsyncArgv(route: FlagRoute & {host: HostConfig}, localFlag: string, timeouts: Config['timeouts']): string[] {
+export function flagRsyncArgv(route: FlagRoute & {host: HostConfig}, localFlag: string, timeouts: FlagSettings['timeouts']): string[] {
   const shell = rsyncRemoteShell(route.host, {connectTimeoutSeconds: timeouts.sshConnectSeconds, configKey: route.hostKey})
   return [
     'rsync',
@@ -104,7 +75,7 @@ export function flagRsyncArgv(route: FlagRoute & {host: HostConfig}, localFlag: 
  * Throws (after bounded retries of transient failures) when it could not be delivered.
  */
 export async function sendFlag(route: FlagRoute, options: SendFlagOptions): Promise<string> {
-  const {config, signal} = options
+  const {settings, signal} = options
   const localFlag = join(route.localDirectory, route.name)
   // The original `touch`ed the flag before sending: a fresh mtime each time.
   await writeFileAtomic(localFlag, '', {overwrite: true, mode: 0o664})
@@ -115,13 +86,13 @@ export async function sendFlag(route: FlagRoute, options: SendFlagOptions): Prom
     return target
   }
   const host = route.host
-  const argv = flagRsyncArgv({...route, host}, localFlag, config.timeouts)
-  const timeoutMs = (config.timeouts.sshConnectSeconds + config.timeouts.ioSeconds) * 1000
-  await withRetry(() => run(argv, {timeoutMs, signal, ...RSYNC_RUN_CODES}), {...config.retry, signal, onRetry: options.onRetry})
+  const argv = flagRsyncArgv({...route, host}, localFlag, settings.timeouts)
+  const timeoutMs = (settings.timeouts.sshConnectSeconds + settings.timeouts.ioSeconds) * 1000
+  await withRetry(() => run(argv, {timeoutMs, signal, ...RSYNC_RUN_CODES}), {...settings.retry, signal, onRetry: options.onRetry})
   return remotePath(host, join(route.destinationDirectory, route.name))
 }
 
-/** Removes a received flag (the original's `rm -f`); true when there was one. */
+/** Removes a received flag (the original's `rm -f`); true when there was one. Other errors are thrown. */
 export async function consumeFlag(directory: string, name: string): Promise<boolean> {
   try {
     await unlink(join(directory, name))

@@ -20,6 +20,8 @@ import {readdir, stat, statfs} from 'node:fs/promises'
 import {createRequire} from 'node:module'
 import {join} from 'node:path'
 
+import {oneLine} from '../errors.js'
+
 export type InotifyEventKind = 'create' | 'moved-to' | 'close-write'
 export type FileEventKind = InotifyEventKind | 'poll'
 
@@ -144,6 +146,8 @@ export function loadInotify(): InotifyModule {
 }
 
 const isHidden = (name: string) => name.startsWith('.')
+/** Removed between listing and reading: a normal race, not a problem. */
+const vanished = (error: unknown) => ['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '')
 
 class InotifyWatcher implements Watcher {
   readonly mode = 'inotify'
@@ -201,8 +205,11 @@ class InotifyWatcher implements Watcher {
     let entries
     try {
       entries = await readdir(dir, {withFileTypes: true})
-    } catch {
-      return // vanished meanwhile
+    } catch (error) {
+      if (vanished(error)) return // removed meanwhile: nothing to watch
+      // EACCES and the like: files below will not be seen by events; the rescan still finds them.
+      this.handlers.problem(`cannot list ${oneLine(error)}; files below it are found by the rescans only`, false)
+      return
     }
     for (const entry of entries) {
       const path = join(dir, entry.name)
@@ -238,7 +245,7 @@ class InotifyWatcher implements Watcher {
     if (event.mask & c.IN_ISDIR) {
       if (this.spec.recursive && event.mask & (c.IN_CREATE | c.IN_MOVED_TO) && !this.skip(path, event.name)) {
         this.add(path)
-        void this.walk(path, true).catch((error: unknown) => this.handlers.problem(`cannot list ${path}: ${String(error)}`, false))
+        void this.walk(path, true).catch((error: unknown) => this.handlers.problem(`cannot list ${path}: ${oneLine(error)}`, false))
       }
       return
     }
@@ -252,7 +259,7 @@ class InotifyWatcher implements Watcher {
     this.handlers.overflow()
     if (this.spec.recursive) {
       // Directories made while events were dropped have no watch yet.
-      void this.walk(this.spec.dir, false).catch((error: unknown) => this.handlers.problem(`cannot re-walk ${this.spec.dir}: ${String(error)}`, false))
+      void this.walk(this.spec.dir, false).catch((error: unknown) => this.handlers.problem(`cannot re-walk ${this.spec.dir}: ${oneLine(error)}`, false))
     }
   }
 
@@ -316,6 +323,7 @@ class PollWatcher implements Watcher {
         entries = await readdir(dir, {withFileTypes: true})
       } catch (error) {
         if (depth === 0) throw error
+        if (!vanished(error)) this.handlers.problem(`cannot list ${oneLine(error)}`, false)
         return
       }
       for (const entry of entries) {
@@ -323,7 +331,10 @@ class PollWatcher implements Watcher {
         if (entry.isDirectory()) {
           if (this.spec.recursive && !isHidden(entry.name) && !(this.spec.skipDirectory?.(path) ?? false)) await walk(path, depth + 1)
         } else if (entry.isFile() && this.spec.accept(entry.name)) {
-          const info = await stat(path).catch(() => null)
+          const info = await stat(path).catch((error: unknown) => {
+            if (vanished(error)) return null
+            throw error
+          })
           if (info) found.set(path, `${info.ino}:${info.mtimeMs}:${info.size}`)
         }
       }
@@ -345,7 +356,7 @@ class PollWatcher implements Watcher {
       this.alive = true
     } catch (error) {
       this.alive = false
-      this.handlers.problem(`cannot list ${this.spec.dir}: ${error instanceof Error ? error.message : String(error)}`, true)
+      this.handlers.problem(`cannot list ${oneLine(error)}`, true)
     } finally {
       this.polling = false
     }

@@ -101,6 +101,8 @@ export interface CopyOptions {
   algorithm: HashAlgorithm
   /** Mode of the copy; default: the source's permission bits (copyFile keeps them). */
   mode?: number
+  /** Group id of the copy, set before the rename; default: the creating process's. */
+  gid?: number
   /**
    * An existing target with different content: 'error' (default) raises ConflictError and leaves
    * it untouched; 'replace' renames the new, fsynced copy over it (atomic: readers see the old or
@@ -134,6 +136,8 @@ export async function copyFileVerified(source: string, target: string, options: 
     await copyFile(source, temp, constants.COPYFILE_EXCL)
     const handle = await open(temp, 'r+')
     try {
+      if (options.gid !== undefined) await handle.chown((await handle.stat()).uid, options.gid)
+      // After chown, which clears set-id bits.
       if (options.mode !== undefined) await handle.chmod(options.mode)
       await handle.utimes(atime, mtime)
       await handle.sync()
@@ -153,18 +157,6 @@ export async function copyFileVerified(source: string, target: string, options: 
     throw new VerifyError(`${target}: copy does not match its source`, target, sourceHash, targetHash)
   }
   return {hash: targetHash, sourceHash, outcome: 'copied'}
-}
-
-/** Verified move: copy (or hard-link on the same file system), verify, then delete the source. */
-export async function moveFileVerified(
-  source: string,
-  target: string,
-  options: {algorithm: HashAlgorithm; mode?: number; signal?: AbortSignal},
-): Promise<CopyResult> {
-  const result = await copyFileVerified(source, target, options)
-  await unlink(source)
-  await fsyncDir(dirname(source))
-  return result
 }
 
 /** Removes temporary files left by an interrupted write that are older than `olderThanMs`. */

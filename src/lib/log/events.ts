@@ -3,16 +3,19 @@
 // work inside the single executable). Rotation is the OS's job (logrotate/journald).
 import {mkdirSync} from 'node:fs'
 import {dirname} from 'node:path'
+import {Writable} from 'node:stream'
 import pino from 'pino'
 
 export type EventName =
   | 'stage.start'
   | 'stage.done'
   | 'stage.failed'
+  | 'stage.interrupted'
   | 'file.detected'
   | 'file.skipped'
   | 'file.quarantined'
   | 'file.failed'
+  | 'file.kept'
   | 'transfer.start'
   | 'transfer.verified'
   | 'transfer.failed'
@@ -31,6 +34,11 @@ export interface EventLog {
   child(bindings: Record<string, unknown>): EventLog
   /** The daily JSON-lines file, or null when logging to the terminal only. */
   readonly file: string | null
+  /**
+   * Flushes and closes the log file (the terminal stays open). Every createEventLog with a file
+   * must be closed by its owner: a daemon makes one per stage run, for months.
+   */
+  close(): Promise<void>
 }
 
 export interface EventLogOptions {
@@ -43,27 +51,41 @@ export interface EventLogOptions {
   terminalFd?: 1 | 2 | null
 }
 
-function wrap(logger: pino.Logger, file: string | null): EventLog {
+function wrap(logger: pino.Logger, file: string | null, close: () => Promise<void>): EventLog {
   return {
     file,
     event(name, fields = {}, level = 'info') {
       logger[level]({event: name, ...fields})
     },
     child(bindings) {
-      return wrap(logger.child(bindings), file)
+      return wrap(logger.child(bindings), file, close)
     },
+    close,
   }
 }
+
+/** Where lines go when there is neither a terminal nor a file (dry-run probes): nowhere, no descriptor. */
+const DISCARD = new Writable({write: (_chunk, _encoding, done) => done()})
 
 export function createEventLog(options: EventLogOptions): EventLog {
   const streams: pino.StreamEntry[] = []
   const terminal = options.terminalFd === undefined ? 1 : options.terminalFd
   if (terminal !== null) streams.push({level: options.level, stream: pino.destination({dest: terminal, sync: true})})
   const file = options.file ?? null
+  let fileStream: ReturnType<typeof pino.destination> | null = null
   if (file) {
     mkdirSync(dirname(file), {recursive: true})
-    streams.push({level: options.level, stream: pino.destination({dest: file, sync: true, append: true})})
+    fileStream = pino.destination({dest: file, sync: true, append: true})
+    streams.push({level: options.level, stream: fileStream})
   }
+  let closing: Promise<void> | null = null
+  const close = () =>
+    (closing ??= new Promise<void>((resolve, reject) => {
+      if (!fileStream) return resolve()
+      fileStream.once('close', () => resolve())
+      fileStream.once('error', reject)
+      fileStream.end()
+    }))
   const logger = pino(
     {
       level: options.level,
@@ -72,7 +94,7 @@ export function createEventLog(options: EventLogOptions): EventLog {
       formatters: {level: (label) => ({level: label})},
       redact: {paths: ['webhookUrl', '*.webhookUrl', 'slackWebhook', '*.slackWebhook'], censor: '********'},
     },
-    streams.length > 0 ? pino.multistream(streams) : pino.destination({dest: '/dev/null', sync: true}),
+    streams.length > 0 ? pino.multistream(streams) : DISCARD,
   )
-  return wrap(logger, file)
+  return wrap(logger, file, close)
 }

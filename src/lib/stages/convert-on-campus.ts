@@ -1,38 +1,44 @@
-// Stage convert-on-campus (campus host, per radar; spec original-behaviour §4.3–4.4, formats §4.8):
-// converts every Borealis rawacf HDF5 file directly in the radar's holding directory to DMAP
-// (.rawacf.bz2), moves the DMAP file and the HDF5 file to the radar's data directory, and moves
-// DMAP files that arrived already converted on site through to the data directory as well.
+// Stage convert-on-campus (campus host, per radar): converts every Borealis rawacf HDF5 file
+// directly in the radar's holding directory to DMAP (.rawacf.bz2), moves the DMAP file and the
+// HDF5 file to the radar's data directory, and moves DMAP files that arrived already converted on
+// site through to the data directory as well.
 //
-// Fixed defects of the original: it converts (D1: the original's converter rejected every rawacf
-// file, so everything went to conversion_failure); a failed move is a failure, never reported as
-// a success with the DMAP left behind (C9); every move is the verified local move (copy, fsync,
-// rename, re-read and compare, then delete the source), never a plain `mv` that may overwrite.
+// What the original got wrong: its converter rejected every rawacf file, so everything went to
+// conversion_failure; a failed move was reported as a success with the DMAP left behind; its
+// `mv` could overwrite. Here every move is the verified move, and a file is reported moved only
+// when it was.
 //
 // Per HDF5 file: converted → both files in the data directory, summary `Successfully converted:
-// <holding path>`. Any failure → the HDF5 file (and a DMAP made from it, if any) moved to the
-// conversion failure directory with `<name>.reason`, one alert, and the original's summary line
-// `File failed to convert to dmap: <holding path>` followed by `File failed to convert: <holding
-// path>`: the telemetry parser (parse_dataflow_log.py) counts only lines that START WITH
-// `File failed to convert:`, so the original phrase alone left conversion failures invisible on
-// the dashboard (defect B2). The second line is the one it counts; the first keeps operators'
-// greps and the familiar wording.
-import {readdir} from 'node:fs/promises'
+// <holding path>`. A file that cannot be converted (misnamed, damaged, not a rawacf file) goes to
+// the conversion failure directory (with a DMAP made from it, if any) with `<name>.reason`, one
+// alert, and the original's summary line `File failed to convert to dmap: <holding path>`
+// followed by `File failed to convert: <holding path>`: the telemetry parser counts only lines
+// that START WITH `File failed to convert:`, so the original phrase alone left conversion
+// failures invisible on the dashboard. A move that fails (full or read-only data directory) keeps
+// both files in the holding directory for the next run. A stop request aborts the conversion in
+// flight; it is not a failure of the file and sends no alert.
 import {basename, join} from 'node:path'
 
-import {resolvePath} from '../config/index.js'
-import {InterruptedError, oneLine} from '../errors.js'
+import {EXIT, exitCodeOf, oneLine} from '../errors.js'
 import {convertRawacfFile, dmapOutputPath} from '../formats/convert/file.js'
-import {moveFileVerified, writeFileAtomic} from '../fs/atomic.js'
+import {parseBorealisName, parseDmapName} from '../formats/names.js'
+import {filesIn} from '../fs/list.js'
+import {LocalTransport} from '../transport/local.js'
+import {moveVerified} from '../transport/verified-move.js'
 import type {StageContext} from './runner.js'
+import {type FileRecord, forEachFile, Rejected} from './skeleton.js'
 
-export interface CampusFileOutcome {
-  /** The file as found in the holding directory. */
-  source: string
+/** Everything convert-on-campus needs, resolved by the role layout. */
+export interface ConvertOnCampusLayout {
+  holding: string
+  data: string
+  /** The conversion failure directory: the campus quarantine. */
+  failure: string
+}
+
+export interface CampusFileOutcome extends FileRecord {
   kind: 'hdf5' | 'dmap'
-  outcome: 'converted' | 'moved' | 'failed' | 'planned'
-  /** Where the file(s) went (data directory, or the failure directory). */
   destinations: string[]
-  reason?: string
   /** DMAP records written, for converted files. */
   dmapRecords?: number
 }
@@ -46,111 +52,82 @@ export interface ConvertOnCampusResult {
   files: CampusFileOutcome[]
 }
 
-/** Regular, visible files directly in `dir` (depth 1, as `find -maxdepth 1`), sorted, whose name matches. */
-async function listFiles(dir: string, pattern: RegExp): Promise<string[]> {
-  const entries = await readdir(dir, {withFileTypes: true})
-  return entries
-    .filter((e) => e.isFile() && !e.name.startsWith('.') && pattern.test(e.name))
-    .map((e) => join(dir, e.name))
-    .sort()
-}
+/** A failure of the move after a good conversion: not the file's fault, so it stays for the next run. */
+class MoveFailed extends Error {}
 
-const HDF5_RAWACF = /\.rawacf\.h5$/
-const DMAP_RAWACF = /\.rawacf\.bz2$/
-
-export async function convertOnCampus(context: StageContext): Promise<ConvertOnCampusResult> {
-  const {config, radar, dryRun, summary, log, signal} = context
-  const home = process.env.HOME
-  const holding = resolvePath(config.campus.holdingDirectory, {radar, home})
-  const data = resolvePath(config.campus.dataDirectory, {radar, home})
-  const failure = resolvePath(config.campus.conversionFailureDirectory, {radar, home})
-  const result: ConvertOnCampusResult = {succeeded: 0, failed: 0, holdingDirectory: holding, dataDirectory: data, failureDirectory: failure, files: []}
-  const count = (outcome: CampusFileOutcome) => {
-    result.files.push(outcome)
-    if (outcome.outcome === 'converted' || outcome.outcome === 'moved') result.succeeded++
-    else if (outcome.outcome === 'failed') result.failed++
-  }
-
-  const hdf5Files = await listFiles(holding, HDF5_RAWACF)
-  if (hdf5Files.length === 0) summary.line('No files to be converted.')
-  for (const path of hdf5Files) {
-    if (signal.aborted) throw new InterruptedError('convert-on-campus interrupted')
-    count(await convertOne(context, path, {data, failure}))
-  }
-
-  const dmapFiles = await listFiles(holding, DMAP_RAWACF)
-  if (dmapFiles.length === 0) summary.line('No dmap files to be moved.')
-  for (const path of dmapFiles) {
-    if (signal.aborted) throw new InterruptedError('convert-on-campus interrupted')
-    const target = join(data, basename(path))
-    log.event('file.detected', {file: path, kind: 'dmap'})
-    if (dryRun) {
-      count({source: path, kind: 'dmap', outcome: 'planned', destinations: [target]})
-      continue
-    }
+export async function convertOnCampus(context: StageContext, layout: ConvertOnCampusLayout): Promise<ConvertOnCampusResult> {
+  const {dryRun, summary, log, signal} = context
+  const {holding, data, failure} = layout
+  const transport = new LocalTransport()
+  const move = async (file: string, options: {replace: boolean}) => {
+    const target = join(data, basename(file))
     try {
-      const moved = await moveFileVerified(path, target, {algorithm: config.hashAlgorithm, signal})
-      log.event('transfer.verified', {file: path, destination: target, hash: moved.hash, outcome: moved.outcome})
-      count({source: path, kind: 'dmap', outcome: 'moved', destinations: [target]})
-    } catch (error) {
-      if (error instanceof InterruptedError) throw error
-      const reason = oneLine(error)
-      log.event('transfer.failed', {file: path, destination: target, error: reason}, 'error')
-      summary.line(`Failed to move dmap file: ${path}`)
-      count({source: path, kind: 'dmap', outcome: 'failed', destinations: [], reason})
-    }
-  }
-  return result
-}
-
-async function convertOne(context: StageContext, path: string, where: {data: string; failure: string}): Promise<CampusFileOutcome> {
-  const {config, dryRun, summary, log, signal} = context
-  const algorithm = config.hashAlgorithm
-  log.event('file.detected', {file: path, kind: 'hdf5'})
-  let produced: string | null = null
-  try {
-    const dmap = dmapOutputPath(path)
-    if (dryRun) return {source: path, kind: 'hdf5', outcome: 'planned', destinations: [join(where.data, basename(dmap)), join(where.data, basename(path))]}
-    // The converter writes `combf` with the path as given: the absolute holding path, as the original did.
-    const converted = await convertRawacfFile(path, {signal})
-    produced = converted.output
-    const destinations: string[] = []
-    for (const file of [converted.output, path]) {
-      const target = join(where.data, basename(file))
-      const moved = await moveFileVerified(file, target, {algorithm, signal})
+      const moved = await moveVerified(transport, file, target, {algorithm: context.hashAlgorithm, retry: context.retry, signal, resendOnConflict: options.replace})
       log.event('transfer.verified', {file, destination: target, hash: moved.hash, outcome: moved.outcome})
-      destinations.push(target)
-    }
-    summary.line(`Successfully converted: ${path}`)
-    return {source: path, kind: 'hdf5', outcome: 'converted', destinations, dmapRecords: converted.dmapRecords}
-  } catch (error) {
-    if (error instanceof InterruptedError) throw error
-    if (dryRun) return {source: path, kind: 'hdf5', outcome: 'planned', destinations: [join(where.failure, basename(path))], reason: oneLine(error)}
-    const reason = oneLine(error)
-    log.event('file.failed', {file: path, error: reason}, 'error')
-    summary.line(`File failed to convert to dmap: ${path}`)
-    summary.line(`File failed to convert: ${path}`)
-    const destinations = await quarantine(context, [path, ...(produced ? [produced] : [])], where.failure, reason)
-    await context.alert(`File failed to convert to dmap: ${path}: ${reason}`)
-    return {source: path, kind: 'hdf5', outcome: 'failed', destinations, reason}
-  }
-}
-
-/** Moves what exists of `paths` to the failure directory, each with a `<name>.reason` file. */
-async function quarantine(context: StageContext, paths: readonly string[], dir: string, reason: string): Promise<string[]> {
-  const {config, log, signal, now} = context
-  const moved: string[] = []
-  for (const path of paths) {
-    const target = join(dir, basename(path))
-    try {
-      await moveFileVerified(path, target, {algorithm: config.hashAlgorithm, signal})
-      await writeFileAtomic(`${target}.reason`, `${now().toISOString()} ${reason}\n`, {overwrite: true})
-      log.event('file.quarantined', {file: path, quarantine: target, reason}, 'error')
-      moved.push(target)
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue // e.g. no DMAP was made
-      log.event('file.failed', {file: path, error: `could not move to ${dir}: ${oneLine(error)}`}, 'error')
+      throw new MoveFailed(`could not move ${file} to ${data}: ${oneLine(error)}`, {cause: error})
     }
+    return target
   }
-  return moved
+
+  const hdf5Files = await filesIn(holding, (n) => n.endsWith('.rawacf.h5'))
+  if (hdf5Files.length === 0) summary.line('No files to be converted.')
+  const converted = await forEachFile(context, hdf5Files, {
+    quarantineDirectory: failure,
+    path: (path) => path,
+    onFailure: (path, error) => {
+      if (error instanceof MoveFailed) return {summary: [`Failed to move converted files: ${path}`], quarantine: 'keep'}
+      // The file system refused (full, read-only, permissions): not the file's fault, so not quarantined.
+      if (exitCodeOf(error) === EXIT.STORAGE) return {summary: [`File failed to convert: ${path}`], quarantine: 'keep'}
+      // The HDF5 file and whatever was made from it (a misnamed file has no DMAP name).
+      const made = error instanceof Rejected ? [] : [dmapOutputPath(path)]
+      return {summary: [`File failed to convert to dmap: ${path}`, `File failed to convert: ${path}`], quarantine: [path, ...made]}
+    },
+    handle: async (path): Promise<CampusFileOutcome> => {
+      let dmap: string
+      try {
+        parseBorealisName(path)
+        dmap = dmapOutputPath(path)
+      } catch (error) {
+        throw new Rejected(oneLine(error))
+      }
+      if (dryRun) return {source: path, kind: 'hdf5', outcome: 'planned', destinations: [join(data, basename(dmap)), join(data, basename(path))]}
+      // The converter writes `combf` with the path as given: the absolute holding path, as the
+      // original did. A DMAP already here is ours from an interrupted run: made again.
+      const result = await convertRawacfFile(path, {signal, overwrite: true})
+      // Converted output may replace an earlier conversion of the same file in the data directory.
+      const destinations = [await move(result.output, {replace: true}), await move(path, {replace: false})]
+      summary.line(`Successfully converted: ${path}`)
+      return {source: path, kind: 'hdf5', outcome: 'converted', destinations, dmapRecords: result.dmapRecords}
+    },
+  })
+
+  const dmapFiles = await filesIn(holding, (n) => n.endsWith('.rawacf.bz2'))
+  if (dmapFiles.length === 0) summary.line('No dmap files to be moved.')
+  const moved = await forEachFile(context, dmapFiles, {
+    quarantineDirectory: failure,
+    path: (path) => path,
+    onFailure: (path, error) => ({
+      summary: [`Failed to move dmap file: ${path}`],
+      quarantine: error instanceof Rejected ? [path] : 'keep',
+    }),
+    handle: async (path): Promise<CampusFileOutcome> => {
+      try {
+        parseDmapName(path)
+      } catch (error) {
+        throw new Rejected(oneLine(error))
+      }
+      const target = join(data, basename(path))
+      if (dryRun) return {source: path, kind: 'dmap', outcome: 'planned', destinations: [target]}
+      return {source: path, kind: 'dmap', outcome: 'moved', destinations: [await move(path, {replace: false})]}
+    },
+  })
+  return {
+    succeeded: converted.succeeded + moved.succeeded,
+    failed: converted.failed + moved.failed,
+    holdingDirectory: holding,
+    dataDirectory: data,
+    failureDirectory: failure,
+    files: [...converted.files, ...moved.files] as CampusFileOutcome[],
+  }
 }

@@ -1,38 +1,56 @@
-// Stage distribute-borealis-data (campus, per radar; spec original-behaviour §4.3–4.4): checks each
-// DMAP file of the radar's data directory (bzip2 integrity, strict DMAP read giving the CPID),
-// copies distributable ones to every configured staging destination (VT, BAS, mirror holding…)
-// with group and mode, each copy verified, and only when all copies verified moves the file into
-// the campus NAS archive `<rad>_rawacf_dmap/YYYY/MM/`. Then each HDF5 rawacf file is checked and
-// archived in `<rad>_rawacf/YYYY/MM/`.
+// Stage distribute-borealis-data (campus, per radar): checks each DMAP file of the radar's data
+// directory (bzip2 integrity, strict DMAP read giving the CPID), copies distributable ones to every
+// configured staging destination (VT, BAS, mirror holding…) with group and mode, each copy
+// verified, and only when all copies verified moves the file into the campus archive
+// `<rad>_rawacf_dmap/YYYY/MM/`. A special experiment's DMAP file (CPID not distributed) goes to
+// `special_experiments/YYYY/MM/`. Then each HDF5 rawacf file — special experiments' too, as the
+// original did and as downstream users expect — is checked and archived in `<rad>_rawacf/YYYY/MM/`.
 //
-// Fixed defects (C7, C8, C2): a failing DMAP goes to the failure directory together with its
-// HDF5 partner under its real `.h5` name; every bzip2 failure counts (not only exit code 2); the
-// CPID comes from a typed read, not from stdout; a special experiment's HDF5 partner goes with it;
-// nothing is overwritten: an identical file already staged is accepted, a different one is an
-// error and the file stays where it is; every move is copy → fsync → rename → verify → delete.
+// What the original got wrong: a failing DMAP went to the failure directory without its HDF5
+// partner, or with a wrong name; only one bzip2 exit code counted as a failure; the CPID was
+// scraped from a tool's output; files could be overwritten. Here a damaged or misnamed file is
+// quarantined (with its HDF5 partner) and the other files go on; an identical file already
+// staged is accepted, a different one is an error and the file stays where it is; every move is
+// the verified move.
 import {stat} from 'node:fs/promises'
 import {basename, join} from 'node:path'
 
-import {resolvePath} from '../config/index.js'
 import {oneLine} from '../errors.js'
-import {run} from '../exec.js'
 import {testBzip2} from '../formats/bzip2.js'
 import {checkDmapIntegrity} from '../formats/dmap/check.js'
 import {checkHdf5File} from '../formats/hdf5/check.js'
 import {dmapToBorealisName, parseBorealisName, parseDmapName} from '../formats/names.js'
-import {copyFileVerified, moveFileVerified, writeFileAtomic} from '../fs/atomic.js'
-import {filesIn} from './rsync-to-campus.js'
+import {filesIn} from '../fs/list.js'
+import {LocalTransport} from '../transport/local.js'
+import {moveVerified, sendVerifiedWithResend} from '../transport/verified-move.js'
 import type {StageContext} from './runner.js'
+import {type FileRecord, forEachFile, Rejected} from './skeleton.js'
 
-export interface DistributedFile {
-  file: string
+export interface StagingDestination {
+  name: string
+  path: string
+  group?: string
+  mode: number
+}
+
+/** Everything distribute-borealis-data needs, resolved by the role layout. */
+export interface DistributeLayout {
+  data: string
+  archiveRoot: string
+  /** The conversion failure directory: the campus quarantine. */
+  failure: string
+  special: string
+  staging: readonly StagingDestination[]
+  /** CPIDs whose files go to the community (the others are special experiments). */
+  distributedCpids: ReadonlySet<number>
+}
+
+export interface DistributedFile extends FileRecord {
   kind: 'dmap' | 'hdf5'
-  outcome: 'distributed' | 'special' | 'failed' | 'kept' | 'planned'
   cpid?: number
   destinations: string[]
   /** destinations, joined: for the one-line-per-file output. */
   destination?: string
-  reason?: string
 }
 
 export interface DistributeResult {
@@ -44,22 +62,11 @@ export interface DistributeResult {
 
 const yearMonth = (time: Date) => ({yyyy: String(time.getUTCFullYear()), mm: String(time.getUTCMonth() + 1).padStart(2, '0')})
 
-export async function distributeBorealisData(context: StageContext): Promise<DistributeResult> {
-  const {config, radar, summary, log, dryRun, signal} = context
-  const home = process.env.HOME
-  const vars = {radar, home}
-  const data = resolvePath(config.campus.dataDirectory, vars)
-  const archiveRoot = resolvePath(config.campus.archiveRoot, vars)
-  const failure = resolvePath(config.campus.conversionFailureDirectory, vars)
-  const special = resolvePath(config.campus.specialExperimentsDirectory, vars)
-  const staging = config.campus.staging.map((t) => ({...t, path: resolvePath(t.path, vars), mode: Number.parseInt(t.mode, 8)}))
-  const algorithm = config.hashAlgorithm
-  const result: DistributeResult = {succeeded: 0, failed: 0, dataDirectory: data, files: []}
-  const record = (file: DistributedFile) => {
-    result.files.push({...file, destination: file.destinations.join(', ') || undefined})
-    if (file.outcome === 'distributed' || file.outcome === 'special') result.succeeded++
-    else if (file.outcome === 'failed') result.failed++
-  }
+export async function distributeBorealisData(context: StageContext, layout: DistributeLayout): Promise<DistributeResult> {
+  const {radar, summary, log, dryRun, signal} = context
+  const {data, archiveRoot, failure, special, staging} = layout
+  const transport = new LocalTransport()
+  const put = {algorithm: context.hashAlgorithm, retry: context.retry, signal}
 
   summary.line(`Distributing from: ${data}`)
   summary.line('Distributing to: ')
@@ -70,143 +77,100 @@ export async function distributeBorealisData(context: StageContext): Promise<Dis
   if (institutions.length > 0) summary.line(`        \tInstitutions: ${institutions.map((t) => t.path).join('\t')}`)
   summary.blank()
 
-  /** Moves files (a DMAP and its HDF5 partner) to a directory, verified, with a reason file. */
-  const quarantine = async (paths: string[], reason: string): Promise<string[]> => {
-    const moved: string[] = []
-    const kept: string[] = []
-    for (const path of paths) {
-      const target = join(failure, basename(path))
-      try {
-        await moveFileVerified(path, target, {algorithm, signal})
-        await writeFileAtomic(`${target}.reason`, `${new Date().toISOString()} ${reason}\n`, {overwrite: true})
-        log.event('file.quarantined', {file: path, quarantine: target, reason}, 'error')
-        moved.push(target)
-      } catch (error) {
-        kept.push(path)
-        log.event('file.failed', {file: path, error: `could not move to ${failure} (kept in place): ${oneLine(error)}`}, 'error')
-      }
-    }
-    await context.alert(
-      kept.length === 0 ? `${paths[0]} moved to ${failure}: ${reason}` : `${kept.join(', ')} could not be moved to ${failure} and stay in place: ${reason}`,
-    )
-    return moved
-  }
+  /** The HDF5 file the DMAP was converted from, when it is here: it shares a damaged DMAP's fate. */
   const partnerOf = async (dmap: string): Promise<string[]> => {
-    try {
-      const partner = dmapToBorealisName(dmap)
-      return (await stat(partner).then((s) => s.isFile())) ? [partner] : []
-    } catch {
-      return []
-    }
+    const partner = dmapToBorealisName(dmap)
+    return (await stat(partner).then((s) => s.isFile(), () => false)) ? [partner] : []
   }
+  const record = (file: DistributedFile): DistributedFile => ({...file, destination: file.destinations.join(', ') || undefined})
 
   // DMAP files.
   const dmapFiles = await filesIn(data, (n) => n.endsWith('rawacf.bz2'))
   if (dmapFiles.length === 0) summary.line('No dmap files found to be distributed.')
-  const handled = new Set<string>()
-  for (const path of dmapFiles) {
-    if (signal.aborted) break
-    log.event('file.detected', {file: path})
-    const partners = await partnerOf(path)
-    const test = await testBzip2(path, {signal}).catch((error: unknown) => ({ok: false as const, reason: oneLine(error)}))
-    if (!test.ok) {
-      summary.line(`DMAP file failed bzip2 test: ${path}`)
-      partners.forEach((p) => handled.add(p))
-      record({file: path, kind: 'dmap', outcome: dryRun ? 'planned' : 'failed', destinations: dryRun ? [] : await quarantine([path, ...partners], test.reason)})
-      continue
-    }
-    let cpid: number
-    try {
-      cpid = (await checkDmapIntegrity(path, {signal})).cp
-    } catch (error) {
-      summary.line(`DMAP integrity test failed: ${path}`)
-      partners.forEach((p) => handled.add(p))
-      record({file: path, kind: 'dmap', outcome: dryRun ? 'planned' : 'failed', destinations: dryRun ? [] : await quarantine([path, ...partners], oneLine(error))})
-      continue
-    }
-    const {yyyy, mm} = yearMonth(parseDmapName(path).time)
-    if (!config.cpids.distributed.includes(cpid)) {
-      summary.line(`File with CPID ${cpid} will not be distributed: ${path}`)
-      partners.forEach((p) => handled.add(p))
-      const dir = join(special, yyyy, mm)
-      if (dryRun) {
-        record({file: path, kind: 'dmap', outcome: 'planned', cpid, destinations: [dir]})
-        continue
-      }
+  const dmap = await forEachFile(context, dmapFiles, {
+    quarantineDirectory: failure,
+    path: (path) => path,
+    onFailure: (path, error) =>
+      error instanceof Rejected
+        ? {summary: [error.summaryLine ?? `File distribution failed: ${path}`], quarantine: error.files ?? [path]}
+        : {summary: [`File distribution failed: ${path}`], quarantine: 'keep'},
+    handle: async (path): Promise<DistributedFile> => {
+      let time: Date
       try {
-        for (const file of [path, ...partners]) await moveFileVerified(file, join(dir, basename(file)), {algorithm, signal})
-        record({file: path, kind: 'dmap', outcome: 'special', cpid, destinations: [dir]})
+        time = parseDmapName(path).time
       } catch (error) {
-        record({file: path, kind: 'dmap', outcome: 'failed', cpid, destinations: [], reason: oneLine(error)})
-        await context.alert(`${path}: could not move to ${dir}: ${oneLine(error)}`)
+        throw new Rejected(oneLine(error), [path], `File distribution failed: ${path}`)
       }
-      continue
-    }
-    const archived = join(archiveRoot, `${radar}_rawacf_dmap`, yyyy, mm, basename(path))
-    const destinations = [...staging.map((t) => join(t.path, basename(path))), archived]
-    if (dryRun) {
-      record({file: path, kind: 'dmap', outcome: 'planned', cpid, destinations})
-      continue
-    }
-    try {
+      const partners = await partnerOf(path).catch(() => [])
+      const test = await testBzip2(path, {signal}).catch((error: unknown) => ({ok: false as const, reason: oneLine(error)}))
+      if (!test.ok) throw new Rejected(test.reason, [path, ...partners], `DMAP file failed bzip2 test: ${path}`)
+      let cpid: number
+      try {
+        cpid = (await checkDmapIntegrity(path, {signal})).cp
+      } catch (error) {
+        if (signal.aborted) throw error
+        throw new Rejected(oneLine(error), [path, ...partners], `DMAP integrity test failed: ${path}`)
+      }
+      const {yyyy, mm} = yearMonth(time)
+      if (!layout.distributedCpids.has(cpid)) {
+        // Only the DMAP file is special: its HDF5 partner is archived with the others below.
+        summary.line(`File with CPID ${cpid} will not be distributed: ${path}`)
+        const target = join(special, yyyy, mm, basename(path))
+        if (dryRun) return record({source: path, kind: 'dmap', outcome: 'planned', cpid, destinations: [target]})
+        await moveVerified(transport, path, target, put)
+        log.event('transfer.verified', {file: path, destination: target})
+        return record({source: path, kind: 'dmap', outcome: 'special', cpid, destinations: [target]})
+      }
+      const archived = join(archiveRoot, `${radar}_rawacf_dmap`, yyyy, mm, basename(path))
+      const destinations = [...staging.map((t) => join(t.path, basename(path))), archived]
+      if (dryRun) return record({source: path, kind: 'dmap', outcome: 'planned', cpid, destinations})
       for (const target of staging) {
         const copy = join(target.path, basename(path))
-        const copied = await copyFileVerified(path, copy, {algorithm, mode: target.mode, signal})
-        if (target.group) await run(['chgrp', '--', target.group, copy], {timeoutMs: 30_000, signal})
+        const copied = await sendVerifiedWithResend(transport, path, copy, {...put, mode: target.mode, group: target.group})
         log.event('transfer.verified', {file: path, destination: copy, hash: copied.hash, outcome: copied.outcome})
       }
       // Every staging copy verified: now the archive move (which deletes the source).
-      await moveFileVerified(path, archived, {algorithm, mode: 0o664, signal})
+      await moveVerified(transport, path, archived, {...put, mode: 0o664})
       log.event('transfer.verified', {file: path, destination: archived})
       summary.line(`File distribution successful: ${path}`)
-      record({file: path, kind: 'dmap', outcome: 'distributed', cpid, destinations})
-    } catch (error) {
-      const reason = oneLine(error)
-      summary.line(`File distribution failed: ${path}`)
-      log.event('transfer.failed', {file: path, error: reason}, 'error')
-      await context.alert(`distribution of ${path} failed (file left in place): ${reason}`)
-      record({file: path, kind: 'dmap', outcome: 'failed', cpid, destinations: [], reason})
-    }
-  }
+      return record({source: path, kind: 'dmap', outcome: 'distributed', cpid, destinations})
+    },
+  })
 
-  // HDF5 rawacf files still in the data directory.
-  const hdf5Files = (await filesIn(data, (n) => n.endsWith('rawacf.h5'))).filter((p) => !handled.has(p))
+  // HDF5 rawacf files still in the data directory (partners of damaged DMAP files went with them).
+  const hdf5Files = await filesIn(data, (n) => n.endsWith('rawacf.h5'))
   if (hdf5Files.length === 0) {
     summary.blank()
     summary.line('No HDF5 files found to be distributed.')
   }
-  for (const path of hdf5Files) {
-    if (signal.aborted) break
-    log.event('file.detected', {file: path})
-    const check = await checkHdf5File(path)
-    if (!check.ok) {
-      summary.line(`HDF5 file failed h5stat test: ${path}`)
-      record({file: path, kind: 'hdf5', outcome: dryRun ? 'planned' : 'failed', destinations: dryRun ? [] : await quarantine([path], check.reason ?? 'HDF5 check failed')})
-      continue
-    }
-    let target: string
-    try {
-      const {yyyy, mm} = yearMonth(parseBorealisName(path).time)
-      target = join(archiveRoot, `${radar}_rawacf`, yyyy, mm, basename(path))
-    } catch (error) {
-      summary.line(`File distribution failed: ${path}`)
-      record({file: path, kind: 'hdf5', outcome: 'failed', destinations: [], reason: oneLine(error)})
-      continue
-    }
-    if (dryRun) {
-      record({file: path, kind: 'hdf5', outcome: 'planned', destinations: [target]})
-      continue
-    }
-    try {
-      await moveFileVerified(path, target, {algorithm, mode: 0o644, signal})
+  const hdf5 = await forEachFile(context, hdf5Files, {
+    quarantineDirectory: failure,
+    path: (path) => path,
+    onFailure: (path, error) =>
+      error instanceof Rejected
+        ? {summary: [error.summaryLine ?? `File distribution failed: ${path}`], quarantine: [path]}
+        : {summary: [`File distribution failed: ${path}`], quarantine: 'keep'},
+    handle: async (path): Promise<DistributedFile> => {
+      let time: Date
+      try {
+        time = parseBorealisName(path).time
+      } catch (error) {
+        throw new Rejected(oneLine(error), [path], `File distribution failed: ${path}`)
+      }
+      const check = await checkHdf5File(path)
+      if (!check.ok) throw new Rejected(check.reason ?? 'HDF5 check failed', [path], `HDF5 file failed h5stat test: ${path}`)
+      const {yyyy, mm} = yearMonth(time)
+      const target = join(archiveRoot, `${radar}_rawacf`, yyyy, mm, basename(path))
+      if (dryRun) return record({source: path, kind: 'hdf5', outcome: 'planned', destinations: [target]})
+      await moveVerified(transport, path, target, {...put, mode: 0o644})
       summary.line(`File distribution successful: ${path}`)
-      record({file: path, kind: 'hdf5', outcome: 'distributed', destinations: [target]})
-    } catch (error) {
-      const reason = oneLine(error)
-      summary.line(`File distribution failed: ${path}`)
-      await context.alert(`archiving ${path} failed (file left in place): ${reason}`)
-      record({file: path, kind: 'hdf5', outcome: 'failed', destinations: [], reason})
-    }
+      return record({source: path, kind: 'hdf5', outcome: 'distributed', destinations: [target]})
+    },
+  })
+  return {
+    succeeded: dmap.succeeded + hdf5.succeeded,
+    failed: dmap.failed + hdf5.failed,
+    dataDirectory: data,
+    files: [...dmap.files, ...hdf5.files] as DistributedFile[],
   }
-  return result
 }

@@ -9,13 +9,14 @@
 // 10, 20, …). The JPEGs are rendered at their final 1000 px width straight into the plot
 // directory, each under a hidden temporary name and renamed when complete, so there is no
 // fullsize/ or failed_resize/ directory and rsync-to-campus never ships a half-written image.
+import {stat} from 'node:fs/promises'
 import {join} from 'node:path'
 
-import {resolvePath} from '../config/index.js'
 import {oneLine} from '../errors.js'
 import {parseBorealisName} from '../formats/names.js'
 import {cleanStaleTemps} from '../fs/atomic.js'
-import {filesIn} from './rsync-to-campus.js'
+import {filesIn} from '../fs/list.js'
+import {forEachFile, type FileRecord} from './skeleton.js'
 import type {StageContext} from './runner.js'
 
 export interface PlotAntennasIqOptions {
@@ -23,12 +24,12 @@ export interface PlotAntennasIqOptions {
   at?: Date
 }
 
-export interface PlotFileOutcome {
+export interface PlotFileOutcome extends FileRecord {
   source: string
   /** The plot directory. */
   destination: string
   outcome: 'plotted' | 'failed' | 'planned'
-  plots: string[]
+  plots?: string[]
   reason?: string
 }
 
@@ -63,11 +64,17 @@ export function inPlotWindow(name: string, hours: readonly string[]): boolean {
 /** Temporary files older than this in the plot directory are leftovers of an interrupted run. */
 const STALE_TEMP_MS = 3_600_000
 
-export async function plotAntennasIq(context: StageContext, options: PlotAntennasIqOptions = {}): Promise<PlotAntennasIqResult> {
-  const {config, radar, dryRun, summary, log, signal} = context
-  const vars = {radar, home: process.env.HOME}
-  const root = resolvePath(config.nasSites.includes(radar) ? config.site.nasDataRoot : config.site.siteLinuxDataRoot, vars)
-  const plotDirectory = resolvePath(config.site.plotDirectory, vars)
+/** Everything plot-antennas-iq needs, resolved by the role layout. */
+export interface PlotAntennasIqLayout {
+  /** The site data root (NAS or site-linux disk): antennas_iq_array/ and conversion_failure/ are read. */
+  root: string
+  /** Where the JPEGs go (rsync-to-campus sends them from here). */
+  plotDirectory: string
+}
+
+export async function plotAntennasIq(context: StageContext, layout: PlotAntennasIqLayout, options: PlotAntennasIqOptions = {}): Promise<PlotAntennasIqResult> {
+  const {dryRun, summary, signal} = context
+  const {root, plotDirectory} = layout
   const hours = plotWindow(options.at ?? context.now())
   const searched = [join(root, 'antennas_iq_array'), join(root, 'conversion_failure')]
 
@@ -75,8 +82,8 @@ export async function plotAntennasIq(context: StageContext, options: PlotAntenna
   summary.blank()
   const result: PlotAntennasIqResult = {succeeded: 0, failed: 0, plotDirectory, hours, searched, files: []}
   const inputs: string[] = []
-  for (const dir of searched) inputs.push(...(await filesIn(dir, (name) => inPlotWindow(name, hours))))
-  for (const file of inputs) log.event('file.detected', {file})
+  await stat(root)
+  for (const dir of searched) inputs.push(...(await filesIn(dir, (name) => inPlotWindow(name, hours), {missingOk: true})))
   if (inputs.length === 0) {
     summary.line('No antenna iq files found to plot.')
     return result
@@ -87,26 +94,22 @@ export async function plotAntennasIq(context: StageContext, options: PlotAntenna
   }
 
   const {plotAntennasIqFile, SITE_PLOT_DEFAULTS} = await import('../../plotting/antennas-iq.js')
-  for (const source of inputs) {
-    if (signal.aborted) break
-    const outcome = await plotAntennasIqFile(source, {...SITE_PLOT_DEFAULTS, plotDirectory, html: false, dryRun, signal})
-    const plots = outcome.plots.map((p) => p.path)
-    if (dryRun) {
-      result.files.push({source, destination: plotDirectory, outcome: 'planned', plots, ...(outcome.ok ? {} : {reason: outcome.error})})
-      continue
-    }
-    if (outcome.ok) {
-      result.succeeded++
+  // Plotting reads its inputs and never moves them (they stay on the NAS): a file that cannot be
+  // plotted is reported and alerted, and left where it is.
+  const plotted = await forEachFile(context, inputs, {
+    quarantineDirectory: null,
+    path: (source) => source,
+    onFailure: (source) => ({summary: [`Failed to generate iq plot from: ${source}`], quarantine: 'keep'}),
+    handle: async (source): Promise<PlotFileOutcome> => {
+      const outcome = await plotAntennasIqFile(source, {...SITE_PLOT_DEFAULTS, plotDirectory, html: false, dryRun, signal})
+      const plots = outcome.plots.map((p) => p.path)
+      if (dryRun) return {source, destination: plotDirectory, outcome: 'planned', plots, ...(outcome.ok ? {} : {reason: outcome.error})}
+      if (!outcome.ok) {
+        throw new Error(`${oneLine(outcome.error ?? 'unknown error')} (${plots.length} of the plots made)`)
+      }
       summary.line(`Successfully converted: ${source}`)
-      result.files.push({source, destination: plotDirectory, outcome: 'plotted', plots})
-    } else {
-      const reason = outcome.error ?? 'unknown error'
-      result.failed++
-      summary.line(`Failed to generate iq plot from: ${source}`)
-      log.event('file.failed', {file: source, plots: plots.length, error: oneLine(reason)}, 'error')
-      await context.alert(`Failed to generate iq plot from: ${source}: ${reason}`)
-      result.files.push({source, destination: plotDirectory, outcome: 'failed', plots, reason})
-    }
-  }
-  return result
+      return {source, destination: plotDirectory, outcome: 'plotted', plots}
+    },
+  })
+  return {...result, ...plotted, files: plotted.files as PlotFileOutcome[]}
 }

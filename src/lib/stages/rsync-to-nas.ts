@@ -1,44 +1,54 @@
-// Stage rsync-to-nas (borealis host; spec original-behaviour §4.4): moves finished Borealis files
-// from the radar computer to the site NAS (or to the site-linux computer for non-NAS sites),
-// routed by type, with a verified backup copy for rawacf files. A source file is deleted only
-// when every copy it has (backup and main) was re-read on the destination and its hash matched.
+// Stage rsync-to-nas (borealis host): moves finished Borealis files from the radar computer to the
+// site NAS (or to the site-linux computer for sites without a NAS), routed by type, with a verified
+// backup copy for rawacf files. A source file is deleted only when every copy it has (backup and
+// main) was re-read on the destination and its hash matched.
 //
-// Fixed defects of the original: the backup check is no longer overwritten by the main check
-// (C1); copies are fsynced and renamed, never appended in place (C2, C4); files still being
-// written under another block prefix are left alone (C3, settle time); a failed bzip2 stops
-// that file instead of sending a stale .bz2 (C19); a same-size different destination is re-sent
-// once and then quarantined with a reason, never retried forever (C4).
-import {type BigIntStats, readFileSync} from 'node:fs'
-import {readdir, stat, unlink} from 'node:fs/promises'
-import {basename, dirname, join} from 'node:path'
+// What the original got wrong and this does not: its backup check was overwritten by the main
+// check, so a bad backup went unnoticed; copies were appended in place (--append-verify) and a
+// same-size different copy failed on every run forever — here a copy is re-sent once and then
+// quarantined with a reason; files of the block still being written were moved; a failed bzip2
+// sent a stale .bz2 from an earlier run.
+import {readFileSync} from 'node:fs'
+import {readdir, stat} from 'node:fs/promises'
+import {basename, join} from 'node:path'
 
-import {resolvePath} from '../config/index.js'
-import {ConfigError, oneLine, PartialFailureError, VerifyError} from '../errors.js'
+import {ConfigError, oneLine, VerifyError} from '../errors.js'
 import {compressFile} from '../formats/bzip2.js'
 import {blockPrefix, checkTimestamp} from '../formats/names.js'
-import {fsyncDir, moveFileVerified, writeFileAtomic} from '../fs/atomic.js'
-import {transportFor} from '../transport/index.js'
+import {type Destination, SourceChangedError} from '../transport/index.js'
 import type {Transport} from '../transport/types.js'
-import {sendVerifiedWithResend} from '../transport/verified-move.js'
+import {moveVerified} from '../transport/verified-move.js'
 import type {StageContext} from './runner.js'
+import {type FailurePlan, type FileRecord, forEachFile, Rejected} from './skeleton.js'
 
 export type NasRoute = 'rawacf_dmap' | 'rawacf_array' | 'antennas_iq_array' | 'conversion_failure'
+
+/** Everything rsync-to-nas needs, resolved by the role layout. */
+export interface RsyncToNasLayout {
+  /** The Borealis data directory (from borealis.dataDirectory or Borealis' own config file). */
+  source: string
+  /** Where files that cannot be sent go, with a reason; never listed as a source. */
+  quarantine: string
+  /** True: the site NAS (a mounted directory); false: the site-linux computer over ssh. */
+  nas: boolean
+  /** The data root on the NAS or on site-linux; routes are directories under it. */
+  root: string
+  destination: Destination
+  settleSeconds: number
+  untriggeredSettleSeconds: number
+}
 
 export interface RsyncToNasOptions {
   /** The file whose creation triggered the run: every file of its block is still being written. */
   trigger?: string
 }
 
-export interface NasFileOutcome {
-  /** The source as found (full path). */
-  source: string
+export interface NasFileOutcome extends FileRecord {
   /** What was sent: the source, or the .rawacf.bz2 made from a .rawacf. */
-  sent: string
-  route: NasRoute
-  destination: string
-  backup: string | null
-  outcome: 'transferred' | 'failed' | 'quarantined' | 'planned'
-  reason?: string
+  sent?: string
+  route?: NasRoute
+  destination?: string
+  backup?: string | null
   hash?: string
 }
 
@@ -51,7 +61,7 @@ export interface RsyncToNasResult {
   skipped: Array<{file: string; reason: string}>
 }
 
-/** Type routing of the original; `backup` = also copied to backup/ (rawacf files at NAS sites). */
+/** Type routing of the original; `rawacf` files also get a backup/ copy at NAS sites. */
 export function classify(name: string): {route: NasRoute; rawacf: boolean; compress: boolean; known: boolean} {
   if (name.endsWith('.rawacf')) return {route: 'rawacf_dmap', rawacf: true, compress: true, known: true}
   if (name.endsWith('.rawacf.bz2')) return {route: 'rawacf_dmap', rawacf: true, compress: false, known: true}
@@ -89,8 +99,12 @@ async function listCandidates(dir: string, exclude: readonly string[]): Promise<
         if (!exclude.includes(path)) await walk(path)
         continue
       }
+      // Symbolic links are not files here: a link out of the directory is never followed or removed.
       if (!entry.isFile() || !/rawacf|antennas_iq/.test(entry.name)) continue
-      const info = await stat(path).catch(() => null)
+      const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return null // removed between readdir and stat
+        throw error
+      })
       if (info) out.push({path, mtime: info.mtime})
     }
   }
@@ -98,26 +112,9 @@ async function listCandidates(dir: string, exclude: readonly string[]): Promise<
   return out.sort((a, b) => a.path.localeCompare(b.path))
 }
 
-async function deleteSources(paths: readonly string[]): Promise<void> {
-  for (const path of new Set(paths)) {
-    await unlink(path).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw error
-    })
-    await fsyncDir(dirname(path))
-  }
-}
-
-export async function rsyncToNas(context: StageContext, options: RsyncToNasOptions = {}): Promise<RsyncToNasResult> {
-  const {config, radar, dryRun, summary, log, signal} = context
-  const home = process.env.HOME
-  const source = config.borealis.configFile
-    ? borealisDataDirectory(resolvePath(config.borealis.configFile, {radar, home}))
-    : resolvePath(config.borealis.dataDirectory, {radar, home})
-  const nas = config.nasSites.includes(radar)
-  const root = resolvePath(nas ? config.site.nasDataRoot : config.site.siteLinuxDataRoot, {radar, home})
-  const quarantine = resolvePath(config.borealis.quarantineDirectory, {radar, home})
-  if (!nas && !config.hosts.siteLinux) throw new ConfigError(`${radar} is not a NAS site (nasSites) but hosts.siteLinux is not set`)
-
+export async function rsyncToNas(context: StageContext, layout: RsyncToNasLayout, options: RsyncToNasOptions = {}): Promise<RsyncToNasResult> {
+  const {dryRun, summary, log, signal} = context
+  const {source, nas, root} = layout
   summary.line(`Transferring from: ${source}`)
   summary.line(nas ? `Transferring to NAS: ${root}` : `Transferring to Site-Linux: ${root}`)
   summary.blank()
@@ -125,10 +122,10 @@ export async function rsyncToNas(context: StageContext, options: RsyncToNasOptio
   const now = context.now()
   const prefix = options.trigger ? blockPrefix(options.trigger) : null
   if (options.trigger && !prefix) throw new ConfigError(`${options.trigger}: the trigger is not a Borealis file name (YYYYMMDD.HHMM.SS.…)`)
-  const settleMs = 1000 * (options.trigger ? config.borealis.settleSeconds : config.borealis.untriggeredSettleSeconds)
+  const settleMs = 1000 * (options.trigger ? layout.settleSeconds : layout.untriggeredSettleSeconds)
   const skipped: RsyncToNasResult['skipped'] = []
   const candidates: Candidate[] = []
-  const listed = await listCandidates(source, [quarantine])
+  const listed = await listCandidates(source, [layout.quarantine])
   const listedPaths = new Set(listed.map((c) => c.path))
   for (const candidate of listed) {
     const name = basename(candidate.path)
@@ -153,45 +150,51 @@ export async function rsyncToNas(context: StageContext, options: RsyncToNasOptio
     return result
   }
 
-  const transport: Transport = transportFor(nas ? {kind: 'local'} : {kind: 'ssh', host: config.hosts.siteLinux!}, config)
+  const transport = context.transport(layout.destination)
   if (!dryRun) await transport.open(signal)
   try {
-    for (const candidate of candidates) {
-      if (signal.aborted) break
-      const outcome = await moveOne(context, transport, candidate, {root, quarantine, nas})
-      result.files.push(outcome)
-      if (outcome.outcome === 'transferred') result.succeeded++
-      else if (outcome.outcome !== 'planned') result.failed++
-    }
+    const done = await forEachFile(context, candidates, {
+      quarantineDirectory: layout.quarantine,
+      path: (c) => c.path,
+      handle: (c) => moveOne(context, transport, c, layout),
+      onFailure: (c, error) => failurePlan(c.path, error),
+    })
+    return {...result, ...done}
   } finally {
     if (!dryRun) await transport.close()
   }
-  return result
 }
 
-async function moveOne(
-  context: StageContext,
-  transport: Transport,
-  candidate: Candidate,
-  where: {root: string; quarantine: string; nas: boolean},
-): Promise<NasFileOutcome> {
-  const {config, dryRun, summary, log, signal} = context
-  const algorithm = config.hashAlgorithm
+/**
+ * Misnamed files and copies that failed verification twice go to quarantine (with the .bz2 made
+ * from a .rawacf); a file still being written, an unreachable host or a full disk keep the file for
+ * the next run.
+ */
+function failurePlan(path: string, error: unknown): FailurePlan {
+  const sent = classify(basename(path)).compress ? [path, `${path}.bz2`] : [path]
+  if (error instanceof Rejected) return {summary: [error.summaryLine ?? `Transfer failed: ${path}`], quarantine: [path]}
+  if (error instanceof VerifyError) return {summary: [`Transfer failed: ${sent.at(-1)}`], quarantine: sent}
+  return {summary: [`Transfer failed: ${sent.at(-1)}`], quarantine: 'keep'}
+}
+
+async function moveOne(context: StageContext, transport: Transport, candidate: Candidate, layout: RsyncToNasLayout): Promise<NasFileOutcome> {
+  const {dryRun, summary, log, signal} = context
   const path = candidate.path
   const name = basename(path)
   const type = classify(name)
   let route = type.route
-  log.event('file.detected', {file: path, route})
   if (!type.known) {
     summary.line(`unknown file type: ${path}`)
   } else {
-    let timestampOk = false
+    let timestampOk: boolean
     try {
       timestampOk = checkTimestamp(path, candidate.mtime).ok
-    } catch {
-      timestampOk = false
+    } catch (error) {
+      // Not YYYYMMDD.HHMM.SS.<site>.<x>.<type>: nothing downstream can place it.
+      throw new Rejected(`${oneLine(error)}; quarantined, not sent`, [path], `check_timestamp failed: ${path}`)
     }
     if (!timestampOk) {
+      // The original's routing: a name whose time is over a day from the file's mtime goes to conversion_failure/.
       summary.line(`check_timestamp failed: ${path}`)
       route = 'conversion_failure'
       if (!dryRun) await context.alert(`check_timestamp failed: ${path}`)
@@ -199,87 +202,26 @@ async function moveOne(
   }
   const sent = type.compress ? `${path}.bz2` : path
   const sentName = basename(sent)
-  const destination = `${where.root}/${route}/${sentName}`
-  const backup = type.rawacf && where.nas && route !== 'conversion_failure' ? `${where.root}/backup/${sentName}` : null
-  const base: Omit<NasFileOutcome, 'outcome'> = {source: path, sent, route, destination: transport.describe(destination), backup: backup && transport.describe(backup)}
-  if (dryRun) return {...base, outcome: 'planned'}
+  const destination = `${layout.root}/${route}/${sentName}`
+  const backup = type.rawacf && layout.nas && route !== 'conversion_failure' ? `${layout.root}/backup/${sentName}` : null
+  const base = {source: path, sent, route, destination: transport.describe(destination), backup: backup && transport.describe(backup)}
+  if (dryRun) return {...base, outcome: 'planned', destinations: [base.destination]}
 
-  const retry = {...config.retry, signal, onRetry: (error: unknown, attempt: number, delayMs: number) =>
-    log.event('transfer.retry', {file: sent, attempt, delayMs, error: oneLine(error)}, 'warn')}
-  let before: BigIntStats | null = null
-  try {
-    if (type.compress) {
-      // A fresh .bz2 from the .rawacf every time: never a stale one from an earlier run (C19).
-      await compressFile(path, sent, {signal})
-    }
-    const copies = backup ? [backup, destination] : [destination]
-    before = await stat(path, {bigint: true})
-    let hash = ''
-    for (const target of copies) {
-      const described = transport.describe(target)
-      log.event('transfer.start', {file: sent, destination: described})
-      const put = await sendVerifiedWithResend(transport, sent, target, {
-        algorithm,
-        mode: 0o775,
-        retry,
-        signal,
-        // A same-named copy with other content is a leftover of an earlier failed transfer
-        // (the original's --append-verify left such files forever): replace it once.
-        resendOnConflict: true,
-        onResend: (error) => log.event('verify.failed', {file: sent, destination: described, expected: error.expected, actual: error.actual, action: 're-send once'}, 'warn'),
-      })
-      hash = put.hash
-      log.event('transfer.verified', {file: sent, destination: described, hash, outcome: put.outcome, resent: put.resent})
-    }
-    if (await changedSince(path, before)) throw new SourceChanged(path)
-    // Every copy verified: only now may the radar's original go.
-    await deleteSources(type.compress ? [sent, path] : [path])
-    summary.line(`Successfully transferred: ${sent}`)
-    return {...base, outcome: 'transferred', hash}
-  } catch (caught) {
-    // A mismatch caused by a source still being written (defect C3) is not corruption: keep the
-    // file for the next run, whose copy replaces the stale one.
-    const error = caught instanceof VerifyError && before && (await changedSince(path, before)) ? new SourceChanged(path) : caught
-    const reason = oneLine(error)
-    summary.line(`Transfer failed: ${sent}`)
-    if (error instanceof VerifyError && !(error instanceof SourceChanged)) {
-      await quarantineFile(context, type.compress ? [path, sent] : [path], where.quarantine, reason)
-      return {...base, outcome: 'quarantined', reason}
-    }
-    log.event('transfer.failed', {file: sent, error: reason, transient: (error as {transient?: boolean}).transient === true}, 'error')
-    return {...base, outcome: 'failed', reason}
-  }
-}
-
-class SourceChanged extends PartialFailureError {
-  constructor(path: string) {
-    super(`${path}: changed while it was being sent (still being written); kept for the next run`)
-  }
-}
-
-async function changedSince(path: string, before: BigIntStats): Promise<boolean> {
-  const after = await stat(path, {bigint: true}).catch(() => null)
-  return !after || after.size !== before.size || after.mtimeNs !== before.mtimeNs || after.ino !== before.ino
-}
-
-/** Moves the file(s) to the local quarantine with a `.reason` file and alerts once. */
-async function quarantineFile(context: StageContext, paths: readonly string[], dir: string, reason: string): Promise<void> {
-  const {config, log, signal} = context
-  const kept: string[] = []
-  for (const path of paths) {
-    const target = join(dir, basename(path))
-    try {
-      await moveFileVerified(path, target, {algorithm: config.hashAlgorithm, signal})
-      await writeFileAtomic(`${target}.reason`, `${new Date().toISOString()} ${reason}\n`, {overwrite: true})
-      log.event('file.quarantined', {file: path, quarantine: target, reason}, 'error')
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue
-      kept.push(path)
-      log.event('file.failed', {file: path, error: `could not quarantine (kept in place): ${oneLine(error)}`}, 'error')
-    }
-  }
-  // The alert says what really happened: a file that could not be moved is still where it was.
-  await context.alert(
-    kept.length === 0 ? `${paths[0]} quarantined in ${dir}: ${reason}` : `${kept.join(', ')} could not be quarantined in ${dir} and stay in place: ${reason}`,
-  )
+  // A fresh .bz2 from the .rawacf every time: never a stale one from an earlier run.
+  if (type.compress) await compressFile(path, sent, {signal})
+  const moved = await moveVerified(transport, sent, backup ? [backup, destination] : [destination], {
+    algorithm: context.hashAlgorithm,
+    mode: 0o775,
+    retry: context.retry,
+    signal,
+    carries: type.compress ? [path] : [],
+    // A same-named copy with other content is a leftover of an earlier failed transfer (the
+    // original's --append-verify left such files forever): replace it once.
+    resendOnConflict: true,
+    onResend: (error) => log.event('verify.failed', {file: sent, expected: error.expected, actual: error.actual, action: 're-send once'}, 'warn'),
+    onCopied: (target, put) =>
+      log.event('transfer.verified', {file: sent, destination: transport.describe(target), hash: put.hash, outcome: put.outcome, resent: put.resent}),
+  })
+  summary.line(`Successfully transferred: ${sent}`)
+  return {...base, outcome: 'transferred', hash: moved.hash, destinations: backup ? [base.backup!, base.destination] : [base.destination]}
 }

@@ -1,21 +1,33 @@
-// Stage transfer-cam-photos (site-linux; spec original-behaviour §4.3–4.4): camera photos
-// `*cam<N>*.jpg` go to the campus photo tree `<camRoot>/<rad>cam/<rad>cam<N>/YYYY/MM/` by the date
-// in the first dot-field of each name, mode 664, over the one ssh connection, VERIFIED before
-// the source is deleted (the original deleted sources without any check, C15). Cameras come from
-// the config (the original hard-coded 210/211/212); month directories are created for every
-// camera; a name without a valid date is reported and left in place (the original filed it
-// under the camera root).
+// Stage transfer-cam-photos (site-linux): camera photos `*cam<N>*.jpg` go to the campus photo tree
+// `<camRoot>/<rad>cam/<rad>cam<N>/YYYY/MM/` by the date in the first dot-field of each name,
+// mode 664, over the one ssh connection, VERIFIED before the source is deleted (the original
+// deleted sources without any check). Cameras come from the config (the original hard-coded
+// 210/211/212); a photo without a valid date in its name is quarantined with a reason (the
+// original filed it under the camera root, where nobody looks).
+import {stat} from 'node:fs/promises'
 import {basename} from 'node:path'
 
-import {resolvePath} from '../config/index.js'
-import {ConfigError, oneLine} from '../errors.js'
 import {nameTime} from '../formats/names.js'
-import {transportFor} from '../transport/index.js'
-import {filesIn} from './rsync-to-campus.js'
+import {filesIn} from '../fs/list.js'
+import type {Destination} from '../transport/index.js'
 import type {StageContext} from './runner.js'
-import {type FileToSend, sendFiles, type SendOutcome, type SentFile} from './send-files.js'
+import {type FileToSend, pushFiles, type SentFile} from './send-files.js'
 
-export interface CamPhotosResult extends SendOutcome {
+/** Everything transfer-cam-photos needs, resolved by the role layout. */
+export interface CamPhotosLayout {
+  /** The photo directory on this host. */
+  source: string
+  cameras: readonly number[]
+  /** `<camRoot>/<rad>cam` on the campus host. */
+  radarRoot: string
+  quarantine: string
+  campus: Destination & {kind: 'ssh'}
+}
+
+export interface CamPhotosResult {
+  succeeded: number
+  failed: number
+  files: SentFile[]
   source: string
   campus: string
 }
@@ -27,58 +39,42 @@ export function photoMonth(name: string): {yyyy: string; mm: string} | null {
   try {
     nameTime(name, `${match[1]}${match[2]}${match[3]}`, '0000', '00')
   } catch {
-    return null
+    return null // not a real date (e.g. 20231301): the same answer as no date at all
   }
   return {yyyy: match[1]!, mm: match[2]!}
 }
 
-export async function transferCamPhotos(context: StageContext): Promise<CamPhotosResult> {
-  const {config, radar, summary, log, dryRun, signal} = context
-  const host = config.hosts.campus
-  if (!host) throw new ConfigError('hosts.campus is not set: transfer-cam-photos needs the campus ssh target')
-  const home = process.env.HOME
-  const source = resolvePath(config.site.camDirectory, {radar, home})
-  const radarRoot = `${resolvePath(config.campus.camRoot, {radar, home})}/${radar}cam`
+export async function transferCamPhotos(context: StageContext, layout: CamPhotosLayout): Promise<CamPhotosResult> {
+  const {summary, radar} = context
+  const {source, radarRoot} = layout
+  const target = layout.campus.host.target
   summary.line(`Transferring from: ${source}/`)
-  summary.line(`Transferring to: ${host.target}:${radarRoot}/`)
+  summary.line(`Transferring to: ${target}:${radarRoot}/`)
   summary.blank()
 
+  // A site without cameras sets site.cameras to []; otherwise a missing directory is the operator's to fix.
+  if (layout.cameras.length === 0) {
+    summary.line('No camera photos found to be transferred.')
+    return {succeeded: 0, failed: 0, files: [], source, campus: target}
+  }
+  await stat(source)
   const photos = await filesIn(source, (n) => n.endsWith('.jpg'))
   const files: FileToSend[] = []
-  const undated: SentFile[] = []
-  for (const camera of config.site.cameras) {
+  for (const camera of layout.cameras) {
     for (const path of photos.filter((p) => basename(p).includes(`cam${camera}`))) {
-      log.event('file.detected', {file: path, camera})
       const month = photoMonth(basename(path))
       if (!month) {
-        undated.push({source: path, destination: '', outcome: 'failed', reason: `${path}: no valid YYYYMMDD date in the first field of the name; left in place`})
+        files.push({source: path, destination: null, rejected: `${path}: no valid YYYYMMDD date in the first field of the name`})
         continue
       }
       const dir = `${radarRoot}/${radar}cam${camera}/${month.yyyy}/${month.mm}/`
-      files.push({source: path, destination: `${dir}${basename(path)}`, announce: `Transferring: ${path} to ${host.target}:${dir}`})
+      files.push({source: path, destination: `${dir}${basename(path)}`, announce: `Transferring: ${path} to ${target}:${dir}`})
     }
   }
-  if (files.length === 0 && undated.length === 0) summary.line('No camera photos found to be transferred.')
-  for (const file of undated) {
-    summary.line(`Transfer failed: ${file.source}`)
-    log.event('file.failed', {file: file.source, error: file.reason}, 'error')
-    if (!dryRun) await context.alert(file.reason!)
-  }
-
-  const transport = transportFor({kind: 'ssh', host, configKey: 'hosts.campus'}, config)
-  if (files.length > 0 && !dryRun) {
-    try {
-      await transport.open(signal)
-    } catch (error) {
-      summary.line(`Could not establish connection to ${host.target}`)
-      await context.alert(`could not establish connection to ${host.target}: ${oneLine(error)}`)
-      throw error
-    }
-  }
-  try {
-    const sent = await sendFiles(context, transport, files, 0o664)
-    return {succeeded: sent.succeeded, failed: sent.failed + undated.length, files: [...sent.files, ...undated], source, campus: host.target}
-  } finally {
-    if (files.length > 0 && !dryRun) await transport.close()
-  }
+  const sent = await pushFiles(context, [{files, whenEmpty: () => summary.line('No camera photos found to be transferred.')}], {
+    destination: layout.campus,
+    quarantine: layout.quarantine,
+    mode: 0o664,
+  })
+  return {...sent, source, campus: target}
 }

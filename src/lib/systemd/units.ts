@@ -135,6 +135,8 @@ export function buildUnit(input: UnitInput): UnitFile {
     `User=${user}`,
     ...(input.group ? [`Group=${escapeSpecifiers(checkValue(input.group, 'group'))}`] : []),
     `ExecStart=${execStart(input)}`,
+    '# systemctl reload: the daemon rescans its inputs at once.',
+    'ExecReload=/bin/kill -HUP $MAINPID',
     '# Named explicitly, so a missing config file stops the daemon instead of running on defaults.',
     `Environment=${quoteWord(`DATAFLOW_CONFIG=${configFile}`)}`,
     '# The single executable unpacks its runtime here, once per version: home is read-only and',

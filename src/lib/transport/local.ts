@@ -7,7 +7,8 @@
 import {mkdir, stat, unlink} from 'node:fs/promises'
 import {dirname, isAbsolute, resolve} from 'node:path'
 
-import {BugError, UnreachableError} from '../errors.js'
+import {BugError, ConfigError, UnreachableError} from '../errors.js'
+import {run} from '../exec.js'
 import {copyFileVerified, fsyncDir} from '../fs/atomic.js'
 import {type HashAlgorithm, hashFile} from '../hash.js'
 import type {PutOptions, PutResult, Transport} from './types.js'
@@ -25,6 +26,20 @@ function classify(error: unknown, destPath: string): unknown {
 
 function checkDest(destPath: string): void {
   if (!isAbsolute(destPath)) throw new BugError(`LocalTransport: destination "${destPath}" must be absolute`)
+}
+
+const groupIds = new Map<string, number>()
+
+/** The numeric id of a group name, as the system's name service knows it (getent: files, LDAP…). */
+async function groupId(group: string, signal?: AbortSignal): Promise<number> {
+  if (/^\d+$/.test(group)) return Number(group)
+  const known = groupIds.get(group)
+  if (known !== undefined) return known
+  const result = await run(['getent', 'group', '--', group], {timeoutMs: 30_000, signal, okCodes: [0, 2]})
+  const gid = Number(result.stdout.split(':')[2])
+  if (result.code === 2 || !Number.isInteger(gid)) throw new ConfigError(`group "${group}" does not exist on this host (getent group)`)
+  groupIds.set(group, gid)
+  return gid
 }
 
 export class LocalTransport implements Transport {
@@ -46,6 +61,7 @@ export class LocalTransport implements Transport {
       const copy = await copyFileVerified(source, destPath, {
         algorithm: options.algorithm,
         mode: options.mode,
+        gid: options.group === undefined ? undefined : await groupId(options.group, options.signal),
         onConflict: options.onConflict,
         signal: options.signal,
       })

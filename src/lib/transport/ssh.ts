@@ -393,6 +393,7 @@ export class SshTransport implements Transport {
   async put(localPath: string, destPath: string, options: PutOptions): Promise<PutResult> {
     const {algorithm, signal} = options
     if (!posix.isAbsolute(destPath)) throw new BugError(`SshTransport.put: destination "${destPath}" must be absolute`)
+    if (options.group !== undefined) throw new BugError(`SshTransport.put: group is not supported over ssh (${this.describe(destPath)})`)
     // rsync reads "host:path" as remote; an absolute local path can never look like that.
     const source = resolve(localPath)
     const tool = HASH_TOOLS[algorithm]

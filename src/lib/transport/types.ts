@@ -1,6 +1,16 @@
 // The transport contract. Every implementation (local file system / mounted NAS, rsync over ssh)
 // passes the same conformance suite (test/transport.conformance.ts). Stages never talk to rsync,
-// ssh or the file system for destination writes directly: they use a Transport.
+// ssh or the file system for destination writes directly: they use a Transport, through
+// moveVerified/sendVerifiedWithResend (./verified-move.ts) — also for local moves and quarantine.
+//
+// What stages do write WITHOUT a transport, on purpose (each is written with writeFileAtomic's
+// temp → fsync → rename, so it is never seen half-written):
+// - their own logs, summaries, locks and state (the runner does this, not the stage body);
+// - a product made from an input, next to the input, before it is moved: the .rawacf.bz2 that
+//   rsync-to-nas compresses, the DMAP that convert-on-campus converts, the JPEGs that
+//   plot-antennas-iq renders into the plot directory;
+// - the `<name>.reason` file beside a quarantined file;
+// - the deletion of a source, which only moveVerified does, after every copy verified.
 //
 // Contracts:
 // - put() is durable and verified: the bytes go to a temporary name in the destination directory
@@ -25,6 +35,11 @@ export interface PutOptions {
   algorithm: HashAlgorithm
   /** File mode of the destination (e.g. 0o664); default: keep the source's permission bits. */
   mode?: number
+  /**
+   * Group of the destination file, set on the temporary copy before the rename (the file never
+   * appears with the wrong group). Local transport only: the ssh transport rejects it.
+   */
+  group?: string
   /** What to do when the destination exists with different content (default 'error'). */
   onConflict?: 'error' | 'replace'
   signal?: AbortSignal

@@ -1,14 +1,19 @@
-// Sending and moving files through a Transport, with the policy around put():
+// The one verified move, for every stage and destination (local directory, NAS mount, ssh host):
+// - put() through a Transport proves each copy (temp name → fsync → rename → fsync dir → re-read
+//   where it lives and compare hashes);
 // - transient failures (dropped connection, timeout) are retried with bounded exponential backoff;
 // - a copy that failed verification is re-sent ONCE (and a conflicting destination too, when the
 //   caller allows it); a second failure is thrown, never retried again: the caller quarantines
-//   and alerts. This is the fix for C4, where --append-verify failed the same way on every run;
-// - the source is deleted only after put() returned a verified copy, the source is unchanged since
-//   it was hashed, and the unlink is made durable by fsyncing its directory (C1, C2).
+//   and alerts. (The original's rsync --append-verify failed the same way on every run, forever.)
+// - the source is deleted only after EVERY destination returned a verified copy and the source is
+//   unchanged since it was hashed (size, mtime, inode): a file still being written is kept
+//   (SourceChangedError), never deleted after a copy of its earlier content. The unlink is made
+//   durable by fsyncing its directory.
+import {type BigIntStats} from 'node:fs'
 import {stat, unlink} from 'node:fs/promises'
 import {dirname} from 'node:path'
 
-import {BugError, ConflictError, VerifyError} from '../errors.js'
+import {BugError, ConflictError, PartialFailureError, VerifyError} from '../errors.js'
 import {withRetry} from '../exec.js'
 import {fsyncDir} from '../fs/atomic.js'
 import type {HashAlgorithm} from '../hash.js'
@@ -25,6 +30,8 @@ export interface RetryPolicy {
 export interface SendOptions {
   algorithm: HashAlgorithm
   mode?: number
+  /** Group of the destination (local transport only). */
+  group?: string
   /** Retries of transient errors (config.retry, optionally with its own signal and onRetry). */
   retry: RetryPolicy
   signal?: AbortSignal
@@ -41,11 +48,28 @@ export interface ResendOptions extends SendOptions {
   onResend?: (error: VerifyError) => void
 }
 
+export interface MoveOptions extends ResendOptions {
+  /**
+   * Sources whose content the moved file carries and that go with it: the `.rawacf` a
+   * `.rawacf.bz2` was compressed from. Checked unchanged like the source, deleted after it.
+   */
+  carries?: readonly string[]
+  /** Called after each destination verified (for the event log). */
+  onCopied?: (destPath: string, sent: SendResult) => void
+}
+
 export interface SendResult extends PutResult {
   /** put() calls made, retries and the re-send included. */
   attempts: number
   /** True when the first send failed verification (or conflicted) and the re-send succeeded. */
   resent: boolean
+}
+
+/** The source changed while it was being sent: still being written. Kept for the next run. */
+export class SourceChangedError extends PartialFailureError {
+  constructor(readonly file: string) {
+    super(`${file}: changed while it was being sent (still being written); kept for the next run`)
+  }
 }
 
 /** put() with bounded retries of transient errors; counts every call in `count.attempts`. */
@@ -61,16 +85,16 @@ function putWithRetry(
   return withRetry(
     () => {
       count.attempts++
-      return transport.put(localPath, destPath, {algorithm: options.algorithm, mode: options.mode, onConflict, signal})
+      return transport.put(localPath, destPath, {algorithm: options.algorithm, mode: options.mode, group: options.group, onConflict, signal})
     },
     {...options.retry, signal, onRetry: options.onRetry ?? options.retry.onRetry},
   )
 }
 
 /**
- * Sends one file and proves the copy; on a verification failure (the bad copy was already removed
- * by put) or, when allowed, a conflicting destination, re-sends once with onConflict 'replace'.
- * Throws the second failure as it is (a VerifyError the caller quarantines on).
+ * Sends one file and proves the copy (the source stays); on a verification failure (the bad copy
+ * was already removed by put) or, when allowed, a conflicting destination, re-sends once with
+ * onConflict 'replace'. Throws the second failure as it is (a VerifyError the caller quarantines on).
  */
 export async function sendVerifiedWithResend(
   transport: Transport,
@@ -99,29 +123,53 @@ export interface MoveResult {
   resent: boolean
 }
 
+const sameFile = (a: BigIntStats, b: BigIntStats | null) => b !== null && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ino === b.ino
+
 /**
- * Moves a local file to the destination: sendVerifiedWithResend, then delete the source. On every
- * failure the source is kept, untouched. The source must not change while it is sent (a file still
- * being written, defect C3): its size, mtime and inode are compared before and after, and a change
- * is a VerifyError with the source kept.
+ * Moves a local file to one or more destinations (in order: e.g. the backup copy first), then
+ * deletes the source (and `carries`). On every failure the sources are kept, untouched; copies
+ * already verified stay (a re-run finds them identical). A verification failure while the source
+ * changed is a SourceChangedError (keep and retry), not corruption.
  */
-export async function moveVerified(transport: Transport, localPath: string, destPath: string, options: ResendOptions): Promise<MoveResult> {
-  const before = await stat(localPath, {bigint: true})
-  const sent = await sendVerifiedWithResend(transport, localPath, destPath, options)
-  // The transport promises this; the deletion of an irreplaceable file checks it anyway.
-  if (sent.hash !== sent.sourceHash) {
-    throw new BugError(`${transport.describe(destPath)}: put returned hash ${sent.hash} for source hash ${sent.sourceHash}`)
+export async function moveVerified(
+  transport: Transport,
+  localPath: string,
+  destinations: string | readonly string[],
+  options: MoveOptions,
+): Promise<MoveResult> {
+  const targets = typeof destinations === 'string' ? [destinations] : destinations
+  if (targets.length === 0) throw new BugError(`${localPath}: moveVerified without a destination`)
+  const watched = [localPath, ...(options.carries ?? [])]
+  const before = await Promise.all(watched.map((path) => stat(path, {bigint: true})))
+  const changed = async () => {
+    const after = await Promise.all(watched.map((path) => stat(path, {bigint: true}).catch(() => null)))
+    return before.some((b, i) => !sameFile(b, after[i]!))
   }
-  const after = await stat(localPath, {bigint: true})
-  if (after.size !== before.size || after.mtimeNs !== before.mtimeNs || after.ino !== before.ino) {
-    throw new VerifyError(
-      `${localPath}: changed while it was being sent (size or mtime); kept, the copy at ${transport.describe(destPath)} is of the earlier content`,
-      localPath,
-      sent.sourceHash,
-      'changed',
-    )
+  let last: SendResult | undefined
+  let attempts = 0
+  let resent = false
+  for (const target of targets) {
+    try {
+      last = await sendVerifiedWithResend(transport, localPath, target, options)
+    } catch (error) {
+      if (error instanceof VerifyError && (await changed())) throw new SourceChangedError(localPath)
+      throw error
+    }
+    // The transport promises this; the deletion of an irreplaceable file checks it anyway.
+    if (last.hash !== last.sourceHash) {
+      throw new BugError(`${transport.describe(target)}: put returned hash ${last.hash} for source hash ${last.sourceHash}`)
+    }
+    attempts += last.attempts
+    resent ||= last.resent
+    options.onCopied?.(target, last)
   }
-  await unlink(localPath)
-  await fsyncDir(dirname(localPath))
-  return {outcome: sent.outcome, hash: sent.hash, bytes: sent.bytes, attempts: sent.attempts, resent: sent.resent}
+  if (await changed()) throw new SourceChangedError(localPath)
+  for (const path of watched) {
+    await unlink(path).catch((error: NodeJS.ErrnoException) => {
+      // A carried file someone else removed meanwhile is gone either way.
+      if (error.code !== 'ENOENT' || path === localPath) throw error
+    })
+    await fsyncDir(dirname(path))
+  }
+  return {outcome: last!.outcome, hash: last!.hash, bytes: last!.bytes, attempts, resent}
 }

@@ -6,11 +6,16 @@ import {mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {buildInfo} from './build-info.js'
-import type {LoadedConfig} from './config/load.js'
-import {loadInotify, type InotifyEvent} from './daemon/watch.js'
-import {ConfigError, DataflowError, EXIT, oneLine} from './errors.js'
-import {findOnPath} from './exec.js'
+import {constants} from 'node:fs'
+import {access, stat} from 'node:fs/promises'
+
+import {buildInfo} from '../lib/build-info.js'
+import type {LoadedConfig} from '../lib/config/load.js'
+import type {Role} from '../lib/config/schema.js'
+import {loadInotify, type InotifyEvent} from '../lib/daemon/watch.js'
+import {ConfigError, DataflowError, EXIT, oneLine} from '../lib/errors.js'
+import {findOnPath} from '../lib/exec.js'
+import {resolveRoleLayout} from './layout.js'
 
 export type CheckStatus = 'ok' | 'warn' | 'fail'
 
@@ -33,6 +38,8 @@ export interface DoctorOptions {
   path?: string
   /** How long to wait for the inotify event. */
   inotifyTimeoutMs?: number
+  /** Also check the directories of this role's layout (for this radar): each exists and is writable. */
+  role?: {role: Role; radar: string}
 }
 
 /** Tools the data path spawns; a missing optional one degrades speed, not function. */
@@ -165,6 +172,23 @@ function checkConfig(load: () => LoadedConfig): Outcome {
   }
 }
 
+/** Every directory the role writes exists, is a directory and is writable by this user. */
+async function checkRoleDirectories(load: () => LoadedConfig, role: Role, radar: string): Promise<DoctorCheck[]> {
+  const layout = resolveRoleLayout(load().config, role, radar)
+  const checks: DoctorCheck[] = []
+  for (const dir of layout.writes) {
+    checks.push(
+      await timed(`dir:${dir}`, true, async () => {
+        const info = await stat(dir)
+        if (!info.isDirectory()) return {status: 'fail', detail: 'exists but is not a directory'}
+        await access(dir, constants.W_OK)
+        return {status: 'ok', detail: `writable (${role} writes here)`}
+      }),
+    )
+  }
+  return checks
+}
+
 export async function runDoctor(options: DoctorOptions): Promise<DoctorCheck[]> {
   const checks: DoctorCheck[] = []
   checks.push(
@@ -189,6 +213,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorCheck[]> 
       }),
     )
   }
+  if (options.role) checks.push(...(await checkRoleDirectories(options.loadConfig, options.role.role, options.role.radar)))
   return checks
 }
 
