@@ -23,6 +23,8 @@ import {mkdirSync, mkdtempSync, readFileSync, rmSync, statSync} from 'node:fs'
 import {availableParallelism, tmpdir} from 'node:os'
 import {delimiter, join} from 'node:path'
 
+import {$} from 'zx'
+
 import {openBorealisFile} from '../src/lib/formats/hdf5/borealis.js'
 import type {HdfValue} from '../src/lib/formats/hdf5/values.js'
 import {type WriteRecord, writeBorealisFile} from '../src/lib/formats/hdf5/write.js'
@@ -83,7 +85,10 @@ function onPath(name: string): string | undefined {
   return undefined
 }
 
-/** Wall time of one run, in ms; the command must exit 0. */
+/**
+ * Wall time of one run, in ms; the command must exit 0. node's spawnSync, not zx: zx starts a
+ * shell, whose few ms would be timed too (a tenth of `node -e 0`).
+ */
 function timeOnce(argv: readonly string[], env: NodeJS.ProcessEnv): number {
   const [command, ...args] = argv as [string, ...string[]]
   const started = process.hrtime.bigint()
@@ -100,12 +105,8 @@ function measure(caseName: string, what: string, argv: readonly string[], env: N
     const dir = mkdtempSync(join(tmpdir(), 'dataflow-bench-'))
     try {
       const json = join(dir, 'result.json')
-      const result = spawnSync(
-        hyperfine,
-        ['-N', '--style', 'none', '--warmup', String(warmup), '--runs', String(runs), '--export-json', json, argv.join(' ')],
-        {env, stdio: ['ignore', 'ignore', 'pipe']},
-      )
-      if (result.status !== 0) throw new Error(`hyperfine ${argv.join(' ')}: ${result.stderr.toString()}`)
+      const result = $.sync({env, stdio: ['ignore', 'ignore', 'pipe'], nothrow: true, quiet: true})`${hyperfine} -N --style none --warmup ${warmup} --runs ${runs} --export-json ${json} ${argv.join(' ')}`
+      if (!result.ok) throw new Error(`hyperfine ${argv.join(' ')}: ${result.stderr}`)
       const times = (JSON.parse(readFileSync(json, 'utf8')) as {results: Array<{times: number[]}>}).results[0]!.times
       return stats(what, caseName, times.map((s) => s * 1000), 'hyperfine -N')
     } finally {
@@ -168,11 +169,11 @@ function timeWithRss(argv: readonly string[], env: NodeJS.ProcessEnv, stdoutFile
   const dir = mkdtempSync(join(tmpdir(), 'dataflow-bench-'))
   try {
     const report = join(dir, 'time')
-    const args = ['-o', report, '-f', '%e %M', ...(stdoutFile ? ['sh', '-c', 'exec "$0" "$@" > "$OUT"', ...argv] : argv)]
+    const time = $.sync({env, stdio: ['ignore', 'ignore', 'pipe'], nothrow: true, quiet: true})
     const started = process.hrtime.bigint()
-    const result = spawnSync(gnuTime, args, {env: {...env, OUT: stdoutFile ?? ''}, stdio: ['ignore', 'ignore', 'pipe']})
+    const result = stdoutFile ? time`${gnuTime} -o ${report} -f '%e %M' ${argv} > ${stdoutFile}` : time`${gnuTime} -o ${report} -f '%e %M' ${argv}`
     const ms = Number(process.hrtime.bigint() - started) / 1e6
-    if (result.status !== 0) throw new Error(`${argv.join(' ')}: exit ${result.status ?? result.signal}: ${result.stderr.toString()}`)
+    if (!result.ok) throw new Error(`${argv.join(' ')}: exit ${result.exitCode ?? result.signal}: ${result.stderr}`)
     const [, rssKb] = readFileSync(report, 'utf8').trim().split('\n').at(-1)!.split(' ')
     return {ms, rssMb: Number(rssKb) / 1024}
   } finally {
@@ -311,7 +312,7 @@ async function transferCase(): Promise<Row[]> {
         }
         nodeFs.rmSync(dest, {recursive: true, force: true})
         // Write back what this run left dirty, so that it does not slow down the next one.
-        spawnSync('sync')
+        $.sync({nothrow: true})`sync`
       }
     }
     const rows = names.map((name) => stats(name, 'transfer', times.get(name)!, 'wall, in process'))

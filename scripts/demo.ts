@@ -17,6 +17,7 @@ import {copyFileSync, createWriteStream, existsSync, mkdirSync, readdirSync, rea
 import {basename, dirname, join, relative, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import YAML from 'yaml'
+import {$} from 'zx'
 
 import {copyBorealisFile, shiftRecordTime} from '../src/lib/formats/hdf5/write.js'
 import {hashBytes, hashFile} from '../src/lib/hash.js'
@@ -45,18 +46,14 @@ function fail(message: string): never {
 function dataflow(args: string[], cwd = REPO): string {
   const shown = ['dataflow', ...args].map((a) => (a.startsWith(SANDBOX) ? show(a) : a)).join(' ')
   console.log(`\n$ ${shown}`)
-  const result = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'bin', 'dev.js'), ...args], {
-    cwd,
-    encoding: 'utf8',
-    env: {...process.env, DATAFLOW_CONFIG: ''},
-  })
+  const result = $.sync({cwd, env: {...process.env, DATAFLOW_CONFIG: ''}, nothrow: true, quiet: true})`${process.execPath} --import tsx ${join(REPO, 'bin', 'dev.js')} ${args}`
   // JSON event lines also go to the stage's log file: show a count here, not the lines.
   const lines = `${result.stdout}${result.stderr}`.trimEnd().split('\n')
   const events = lines.filter((l) => l.startsWith('{"level"'))
   const shownLines = lines.filter((l) => !l.startsWith('{"level"') && l !== '')
   if (shownLines.length > 0) console.log(shownLines.map((l) => `  ${l}`).join('\n'))
   if (events.length > 0) console.log(`  (${events.length} JSON event lines, also in the stage's log file)`)
-  if (result.status !== 0) fail(`step exited ${result.status}: ${shown}`)
+  if (!result.ok) fail(`step exited ${result.exitCode}: ${shown}`)
   return result.stdout
 }
 
@@ -190,6 +187,8 @@ interface Running {
   kill: (signal: NodeJS.Signals) => void
 }
 function startDaemon(role: Role): Running {
+  // node's spawn, not zx: SIGTERM must reach the daemon alone (as systemd's KillMode=mixed sends
+  // it), and zx's kill() signals the whole process tree, the daemon's ssh and rsync included.
   const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'bin', 'dev.js'), 'daemon', '--role', role, '--config', configs[role]], {
     cwd: REPO,
     env: {...process.env, DATAFLOW_CONFIG: ''},
@@ -315,6 +314,7 @@ async function convertedSha256(input: Input): Promise<string> {
   return await sha256File(join(checkDir, dmapName(input.name).replace(/\.bz2$/, '')))
 }
 function bunzip(path: string): Buffer | null {
+  // node's spawnSync, not zx: zx decodes a child's output as UTF-8 text, and this is binary.
   const result = spawnSync('bzip2', ['-dc', path], {maxBuffer: 1 << 30})
   return result.status === 0 ? result.stdout : null
 }

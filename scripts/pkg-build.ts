@@ -7,7 +7,6 @@
 //
 //   npm run package                    always builds
 //   tsx scripts/pkg-build.ts --if-stale  builds only when an input changed (used by the smoke test)
-import {spawnSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {
   chmodSync,
@@ -33,6 +32,7 @@ import {fileURLToPath, pathToFileURL} from 'node:url'
 import {brotliCompressSync, constants as zlibConstants} from 'node:zlib'
 
 import {build as esbuild} from 'esbuild'
+import {$} from 'zx'
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..')
 const BUILD = join(REPO, 'build')
@@ -44,9 +44,11 @@ const STAMP = `${BINARY}.inputs.json`
 const LOCK = join(BUILD, '.pkg-build.lock')
 
 /** Imported lazily by the product, shipped as files (native code, wasm, ESM-only, or a text asset). */
-export const RUNTIME_EXTERNALS = ['sharp', 'node-inotify', 'plotly.js-dist-min', 'h5wasm', 'zx'] as const
+export const RUNTIME_EXTERNALS = ['sharp', 'node-inotify', 'plotly.js-dist-min', 'h5wasm'] as const
 /** Development-only modules that oclif probes for; never shipped. */
 const DEV_EXTERNALS = ['typescript', 'tsx', 'ts-node']
+/** Used by the developer scripts only: the build fails if the product's bundle pulls one in. */
+const DEV_ONLY_PACKAGES = ['zx']
 /** Needed only to compile native addons at install time. */
 const BUILD_ONLY_PACKAGES = new Set(['nan', 'node-addon-api'])
 const FONT_FILES = ['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf', 'fonts.conf', 'LICENSE']
@@ -99,8 +101,8 @@ function readJson<T>(file: string): T {
 }
 
 function gitShortCommit(): string {
-  const result = spawnSync('git', ['rev-parse', '--short', 'HEAD'], {cwd: REPO, encoding: 'utf8'})
-  return result.status === 0 ? result.stdout.trim() : 'unknown'
+  const result = $.sync({cwd: REPO, nothrow: true, quiet: true})`git rev-parse --short HEAD`
+  return result.ok ? result.stdout.trim() : 'unknown'
 }
 
 /** SOURCE_DATE_EPOCH (reproducible builds convention) when set, else now; ISO 8601 UTC. */
@@ -220,6 +222,8 @@ async function bundle(info: {version: string; commit: string; date: string}): Pr
   const inputs = Object.keys(result.metafile.inputs)
   const leaked = inputs.filter((f) => RUNTIME_EXTERNALS.some((name) => f.includes(`node_modules/${name}/`)))
   if (leaked.length > 0) throw new Error(`external packages were bundled: ${leaked.slice(0, 5).join(', ')}`)
+  const devOnly = inputs.filter((f) => DEV_ONLY_PACKAGES.some((name) => f.includes(`node_modules/${name}/`)))
+  if (devOnly.length > 0) throw new Error(`src/ imports a development-only package: ${devOnly.slice(0, 5).join(', ')}`)
   return statSync(outfile).size
 }
 
@@ -364,10 +368,9 @@ function pack(pkg: PackageJson): {manifest: Manifest; payload: Buffer} {
 // Steps 6-7: SEA blob, base binary, injection
 
 function run(argv: string[], options: {env?: NodeJS.ProcessEnv} = {}): void {
-  const [command, ...args] = argv as [string, ...string[]]
-  const result = spawnSync(command, args, {stdio: ['ignore', 'inherit', 'inherit'], env: options.env ?? process.env})
-  if (result.error) throw new Error(`${command}: ${result.error.message}`)
-  if (result.status !== 0) throw new Error(`${argv.join(' ')}: exit code ${result.status ?? result.signal}`)
+  const result = $.sync({stdio: ['ignore', 'inherit', 'inherit'], env: options.env ?? process.env, nothrow: true})`${argv}`
+  if (result.cause) throw new Error(`${argv[0]}: ${result.cause.message}`)
+  if (!result.ok) throw new Error(`${argv.join(' ')}: exit code ${result.exitCode ?? result.signal}`)
 }
 
 function makeBlob(): Buffer {
@@ -400,9 +403,9 @@ async function makeExecutable(blob: Buffer): Promise<{stripped: boolean}> {
   chmodSync(tmp, 0o755)
   if (!readFileSync(tmp).includes(SEA_FUSE)) throw new Error(`${process.execPath} has no SEA fuse: it cannot become a single executable`)
   // strip keeps .dynsym, which the sharp and inotify addons link against: about 12 MB less.
-  const strip = spawnSync('strip', ['--strip-all', tmp], {stdio: ['ignore', 'inherit', 'inherit']})
-  const stripped = strip.status === 0
-  if (!stripped) process.stderr.write(`warning: strip --strip-all failed (${strip.error?.message ?? `exit ${strip.status}`}); binary left unstripped\n`)
+  const strip = $.sync({stdio: ['ignore', 'inherit', 'inherit'], nothrow: true})`strip --strip-all ${tmp}`
+  const stripped = strip.ok
+  if (!stripped) process.stderr.write(`warning: strip --strip-all failed (${strip.cause?.message ?? `exit ${strip.exitCode ?? strip.signal}`}); binary left unstripped\n`)
   // postject's API, not `npx postject`: errors must fail the build. Its LIEF core warns a dozen
   // times "Can't find string offset for section name '.note…'" through console.warn; harmless, muted.
   const {inject} = createRequire(import.meta.url)('postject') as Postject
@@ -422,12 +425,12 @@ async function makeExecutable(blob: Buffer): Promise<{stripped: boolean}> {
 }
 
 /** A quick proof that the binary starts, in a throwaway cache. */
-function selfCheck(version: string): void {
+async function selfCheck(version: string): Promise<void> {
   const cache = mkdtempSync(join(tmpdir(), 'dataflow-build-check-'))
   try {
-    const result = spawnSync(BINARY, ['--version'], {encoding: 'utf8', env: {...process.env, DATAFLOW_CACHE_DIR: cache}, timeout: 60_000})
-    if (result.status !== 0 || !result.stdout.includes(`dataflow/${version}`)) {
-      throw new Error(`built binary does not start: exit ${result.status ?? result.signal}\n${result.stdout}${result.stderr}`)
+    const result = await $({env: {...process.env, DATAFLOW_CACHE_DIR: cache}, timeout: 60_000, nothrow: true, quiet: true})`${BINARY} --version`
+    if (!result.ok || !result.stdout.includes(`dataflow/${version}`)) {
+      throw new Error(`built binary does not start: exit ${result.exitCode ?? result.signal}\n${result.stdout}${result.stderr}`)
     }
   } finally {
     rmSync(cache, {recursive: true, force: true})
@@ -472,7 +475,7 @@ export async function buildExecutable(log: (line: string) => void = (line) => pr
     step('blob')
     const {stripped} = await makeExecutable(blob)
     step('inject')
-    selfCheck(pkg.version)
+    await selfCheck(pkg.version)
     step('check')
 
     const binaryBytes = statSync(BINARY).size

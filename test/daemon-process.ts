@@ -3,10 +3,11 @@
 // masters, rsync), as systemd does with the unit's cgroup. Its JSON event lines (stdout) are
 // parsed as they arrive, so tests wait for events instead of sleeping.
 import {type ChildProcess, spawn} from 'node:child_process'
-import {readdirSync, statSync} from 'node:fs'
+import {readdirSync, readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {cliArgv, REPO} from './helpers/cli.js'
+import {eventually} from './helpers/wait.js'
 
 export interface DaemonEvent {
   event?: string
@@ -27,7 +28,7 @@ export interface DaemonProcess {
   signal(signal: NodeJS.Signals): void
   /** SIGTERM; resolves with the exit. */
   stop(timeoutMs?: number): Promise<{code: number | null; signal: NodeJS.Signals | null}>
-  /** SIGKILL to the whole process group (the daemon and everything it started). */
+  /** SIGKILL to the whole process group (the daemon and everything it started); resolves when all of it is gone. */
   crash(): Promise<void>
 }
 
@@ -130,6 +131,8 @@ export function spawnDaemon(name: string, args: readonly string[], env: NodeJS.P
         // Already gone.
       }
       await exited
+      // As systemd before it restarts a unit: every process of the old one has ended, not only the daemon.
+      await eventually(() => groupMembers(child.pid!).length === 0, 10_000, () => `${name}: still running after SIGKILL: pids ${groupMembers(child.pid!).join(', ')}`)
     },
   }
 }
@@ -155,13 +158,19 @@ export function treeFiles(root: string): string[] {
   return out.sort()
 }
 
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Polls `check` every 100 ms until it returns true; rejects with `describe()` after timeoutMs. */
-export async function eventually(check: () => boolean, timeoutMs: number, describe: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${describe()}`)
-    await delay(100)
+/** The live processes of process group `pgid`, from /proc (zombies, which only wait to be reaped, do not count). */
+function groupMembers(pgid: number): number[] {
+  const members: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      // /proc/<pid>/stat: "pid (comm) state ppid pgrp …"; comm may contain spaces and parentheses.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (Number(pgrp) === pgid && state !== 'Z') members.push(Number(entry))
+    } catch {
+      // The process ended while we looked.
+    }
   }
+  return members
 }

@@ -5,14 +5,15 @@ import assert from 'node:assert/strict'
 import {type ChildProcess, spawn, spawnSync} from 'node:child_process'
 import {existsSync, mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync, copyFileSync} from 'node:fs'
 import {createServer, type AddressInfo} from 'node:net'
-import {join} from 'node:path'
+import {basename, join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import YAML from 'yaml'
 
 import {FIXTURES, runCli} from './helpers/cli.js'
 import {type HostRoot, makeSandbox} from './helpers/hosts.js'
 import {startSshd, type SshdHandle} from './helpers/sshd.js'
-import {type DaemonEvent, eventually, killAllDaemons, spawnDaemon, treeFiles} from './daemon-process.js'
+import {type DaemonEvent, killAllDaemons, spawnDaemon, treeFiles} from './daemon-process.js'
+import {bytesArriving, eventually} from './helpers/wait.js'
 
 const BOREALIS = join(FIXTURES, 'borealis')
 const sandbox = makeSandbox('dataflow-daemon-')
@@ -216,11 +217,13 @@ describe('dataflow daemon (child processes)', () => {
       copyFileSync(join(BOREALIS, '20231004.1400.00.sas.0.rawacf.h5'), source)
       mkdirSync(host.at('cam'), {recursive: true})
       writeFileSync(host.at('cam', '20231004.1400.00.cam210.jpg'), 'photo')
+      const holding = host.at('sddata', 'sas_holding_dir')
       const daemon = spawnDaemon(name, ['--role', 'site-linux', '--config', config, '--stop-grace', grace])
       await daemon.waitFor(is('transfer.start', (e) => e.file === source), 60_000, 'the transfer to start')
-      await new Promise((resolve) => setTimeout(resolve, 1000))
+      // In flight: its first bytes are on campus.
+      await eventually(() => bytesArriving(holding, basename(source)), 30_000, () => `no bytes of ${basename(source)} in ${holding}`)
       const exit = await daemon.stop(60_000)
-      return {host, daemon, source, exit, holding: host.at('sddata', 'sas_holding_dir')}
+      return {host, daemon, source, exit, holding}
     }
 
     it('within the grace: the file in flight is finished and verified, later stages wait, exit 0', async () => {

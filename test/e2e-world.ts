@@ -11,10 +11,11 @@ import {join} from 'node:path'
 import YAML from 'yaml'
 
 import {readDmap} from '../src/lib/formats/dmap/reader.js'
-import {type DaemonEvent, type DaemonProcess, eventually, spawnDaemon, treeFiles} from './daemon-process.js'
+import {type DaemonEvent, type DaemonProcess, spawnDaemon, treeFiles} from './daemon-process.js'
 import {FIXTURES} from './helpers/cli.js'
 import type {HostRoot, Sandbox} from './helpers/hosts.js'
 import type {SshdHandle} from './helpers/sshd.js'
+import {eventually} from './helpers/wait.js'
 
 const BOREALIS = join(FIXTURES, 'borealis')
 const RADAR = 'sas'

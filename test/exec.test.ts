@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict'
+import {existsSync, mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {describe, it} from 'node:test'
 
 import {ExternalToolError, InterruptedError} from '../src/lib/errors.js'
 import {run, withRetry} from '../src/lib/exec.js'
+import {eventually} from './helpers/wait.js'
 
 describe('exec: the only spawner', () => {
   it('passes arguments verbatim, never through a shell', async () => {
@@ -44,9 +48,21 @@ describe('exec: the only spawner', () => {
   })
 
   it('an abort signal stops the child', async () => {
-    const controller = new AbortController()
-    setTimeout(() => controller.abort(), 100)
-    await assert.rejects(run(['sleep', '10'], {signal: controller.signal}), InterruptedError)
+    const dir = mkdtempSync(join(tmpdir(), 'dataflow-exec-'))
+    try {
+      // The child makes a file once it runs, then sleeps: the abort comes while it runs.
+      const started = join(dir, 'started')
+      const controller = new AbortController()
+      const running = run(['sh', '-c', ': > "$0"; exec sleep 10', started], {signal: controller.signal})
+      running.catch(() => {}) // handled below; not unhandled while we wait
+      await eventually(() => existsSync(started), 10_000, () => 'the child never started')
+      const aborted = Date.now()
+      controller.abort()
+      await assert.rejects(running, InterruptedError)
+      assert.ok(Date.now() - aborted < 3000, 'the child was stopped, not waited for')
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
   })
 
   it('withRetry retries transient errors with backoff and gives up after the limit', async () => {

@@ -28,6 +28,11 @@ it('node:child_process is used only by src/lib/exec.ts', () => {
   assert.deepEqual(offenders, [])
 })
 
+it('zx is for the developer scripts only: nothing in src imports it (the binary does not carry it)', () => {
+  const offenders = files.filter((f) => imports(f, /zx(\/[^']*)?/))
+  assert.deepEqual(offenders, [])
+})
+
 it('command modules do not import heavy packages at top level (every command loads on each start)', () => {
   const heavy = /^import .* from '(sharp|h5wasm[^']*|zx|node-inotify|plotly\.js-dist-min)'/m
   const offenders = files.filter((f) => f.startsWith('commands/') && heavy.test(source(f)))

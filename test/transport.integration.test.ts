@@ -23,6 +23,7 @@ import {SshTransport} from '../src/lib/transport/ssh.js'
 import type {Transport} from '../src/lib/transport/types.js'
 import {moveVerified, sendVerifiedWithResend} from '../src/lib/transport/verified-move.js'
 import {type SshdHandle, startSshd} from './helpers/sshd.js'
+import {bytesArriving, eventually} from './helpers/wait.js'
 import {type ConformanceFixture, transportConformance} from './transport.conformance.js'
 
 const scratch = mkdtempSync(join(tmpdir(), 'dataflow-transport-'))
@@ -350,12 +351,7 @@ describe('SshTransport when sshd is killed mid-transfer (its own real sshd)', ()
       (error: unknown) => error,
     )
     // Wait until the bytes are flowing into a temporary name, then pull the plug.
-    for (;;) {
-      const partial = listTree(destDir).filter((f) => f.includes(TEMP_MARKER) && statSync(join(destDir, f)).size > 0)
-      if (partial.length > 0) break
-      assert.ok(Date.now() - started < 10_000, 'the transfer never started')
-      await new Promise((resolve) => setTimeout(resolve, 20))
-    }
+    await eventually(() => bytesArriving(destDir), 10_000, () => 'the transfer never started', 20)
     await server.kill()
     const error = await outcome
     assert.ok(error instanceof Error, `the move should have failed, got ${String(error)}`)

@@ -9,6 +9,7 @@ import {tmpdir, userInfo} from 'node:os'
 import {join} from 'node:path'
 
 import type {HostConfig} from '../../src/lib/config/schema.js'
+import {until} from './wait.js'
 
 export const SSHD_PATH = '/usr/sbin/sshd'
 // Generous: on a loaded 2-core machine a restart under retrying clients can take a while.
@@ -105,7 +106,14 @@ function canConnect(port: number): Promise<boolean> {
   })
 }
 
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+/** Whether 127.0.0.1:`port` can be bound right now (nothing listens on it). */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+  })
+}
 
 function logTail(logFile: string): string {
   try {
@@ -287,16 +295,18 @@ export async function startSshd(dir?: string, options: SshdOptions = {}): Promis
     const launch = async (): Promise<{server: Server; failure: string}> => {
       const server = spawnServer(configFile, logFile)
       // Ready means a real ssh login runs a command, not merely that the port accepts connections.
-      const deadline = Date.now() + READY_TIMEOUT_MS
+      let ready = false
       let failure = ''
-      while (server.state.exited === null && Date.now() < deadline) {
-        if (await canConnect(port)) {
-          const probe = await runTool(sshArgv('true'), 10_000)
-          if (probe.code === 0) return {server, failure: ''}
-          failure = `ssh probe exit ${probe.code}: ${probe.stderr.trim()}`
-        }
-        await delay(50)
+      const settled = async () => {
+        if (server.state.exited !== null) return true
+        if (!(await canConnect(port))) return false
+        const probe = await runTool(sshArgv('true'), 10_000)
+        ready = probe.code === 0
+        if (!ready) failure = `ssh probe exit ${probe.code}: ${probe.stderr.trim()}`
+        return ready
       }
+      await until(settled, READY_TIMEOUT_MS, 50)
+      if (ready) return {server, failure: ''}
       const why =
         server.state.exited === null ? `not ready after ${READY_TIMEOUT_MS} ms (${failure})` : `sshd exited (${JSON.stringify(server.state.exited)})`
       return {server, failure: `${why}\n${logTail(logFile)}`}
@@ -317,7 +327,7 @@ export async function startSshd(dir?: string, options: SshdOptions = {}): Promis
       const restart = async () => {
         if (current) await current.terminate('SIGTERM')
         current = null
-        // The port was ours a moment ago; the kernel may hold it briefly, so retry for a while.
+        // The port was ours a moment ago; the kernel may hold it briefly, so retry once it is free.
         let failure = ''
         for (let attempt = 1; attempt <= 20; attempt++) {
           const next = await launch()
@@ -330,7 +340,8 @@ export async function startSshd(dir?: string, options: SshdOptions = {}): Promis
           await next.server.terminate('SIGKILL')
           // Running but never usable: trying again will not help.
           if (!exited) break
-          await delay(100)
+          // sshd exited at start, most likely as the port was still held: again once it can be bound.
+          if (!(await until(() => portFree(port), 5_000))) break
         }
         throw new Error(`could not restart sshd on port ${port}: ${failure}`)
       }
