@@ -128,6 +128,7 @@ async function* tagSource(source: AsyncIterable<Uint8Array> | Iterable<Uint8Arra
   try {
     for await (const chunk of source) yield chunk
   } catch (error) {
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- a tag, not an error: runJob below unwraps it and throws the source's own error
     throw new SourceFailure(error)
   }
 }
@@ -199,8 +200,10 @@ async function runJob(job: ToolJob): Promise<void> {
     if (childError instanceof ExternalToolError && childError.details.code !== null && job.dataErrorCodes.includes(childError.details.code)) {
       throw new FormatError(job.file, `bzip2 data error: ${toolReason(childError, job.input)}`)
     }
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows the child's rejection unchanged
     throw childError
   }
+  // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows the feeder's rejection unchanged
   if (feedError !== undefined) throw feedError
 }
 
