@@ -42,9 +42,7 @@ export interface Bzip2Options {
   searchPath?: string
 }
 
-/** The three bytes every bzip2 stream starts with: "BZh". */
-export const BZIP2_MAGIC = Uint8Array.of(0x42, 0x5a, 0x68)
-
+/** Whether the bytes start as every bzip2 stream does: "BZh". */
 export function hasBzip2Magic(bytes: Uint8Array): boolean {
   return bytes.length >= 3 && bytes[0] === 0x42 && bytes[1] === 0x5a && bytes[2] === 0x68
 }
