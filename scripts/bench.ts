@@ -144,7 +144,7 @@ async function makeLongRawacf(path: string, count: number): Promise<void> {
   function* records(): Generator<WriteRecord> {
     const start = Date.UTC(2023, 9, 4, 14, 0, 0) / 1000 + 0.0318
     for (let i = 0; i < count; i++) {
-      const fields = new Map(templates[i % templates.length]!)
+      const fields = new Map(templates[i % templates.length])
       const t0 = start + i * 3.75
       const sequences = (fields.get('sqn_timestamps') as HdfValue & {kind: 'float'}).data.length
       fields.set('sqn_timestamps', {kind: 'float', shape: [sequences], data: Float64Array.from({length: sequences}, (_, k) => t0 + k * 0.1)})
@@ -206,6 +206,7 @@ async function timedMs(what: () => Promise<void>): Promise<number> {
 }
 
 async function transferCase(): Promise<Row[]> {
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- node:path's functions do not use `this`
   const {join, basename} = nodePath
   const scratch = nodeFs.mkdtempSync(join(tmpdir(), 'dataflow-bench-transfer-'))
   // The sessions get an empty HOME so that this machine's ~/.bashrc (pyenv init, ~0.1 s) is not run
@@ -427,7 +428,7 @@ async function makeLongAntennasIq(path: string, count: number): Promise<void> {
     for (let i = 0; i < count; i++) {
       const t0 = start + i * 3.75
       const sequences = 36 + (i % 7)
-      const fields = new Map(template!)
+      const fields = new Map(template)
       fields.set('num_sequences', {kind: 'int', shape: [], data: BigInt64Array.of(BigInt(sequences))})
       fields.set('sqn_timestamps', {kind: 'float', shape: [sequences], data: Float64Array.from({length: sequences}, (_, k) => t0 + k * 0.1)})
       const data = new Float32Array(2 * antennas * sequences * samples)

@@ -276,7 +276,7 @@ const busy = () =>
   running.some((d) => {
     const starts = d.events.filter((e) => e.event === 'chain.start').length
     const dones = d.events.filter((e) => e.event === 'chain.done')
-    return starts > dones.length || Date.now() - Date.parse(String(dones.at(-1)?.time ?? 0)) < 3000
+    return starts > dones.length || Date.now() - Date.parse(String((dones.at(-1)?.time as string | undefined) ?? 0)) < 3000
   })
 const allPlaces = [...expected.values()].flat()
 const deadline = dropped + ARRIVAL_DEADLINE_MS
@@ -375,7 +375,7 @@ const secondsText = (s: number | null | undefined) => (s === null || s === undef
 console.log(`\n== where each file ended up: every copy re-read and hashed by the demo; time after the drop ==\n`)
 console.log(line('file dropped on the radar', 'host', 'directory', 'check', 'arrived'))
 const totals: Array<{input: Input; places: number; verified: number; seconds: number | null}> = []
-for (const [input, places] of expected) {
+for (const [input] of expected) {
   const mine = rows.filter((r) => r.input === input)
   // Rows of one block, each name printed once: the input, then the DMAP file made from it.
   const labels = [input.name, `  ${input.role}`]

@@ -392,7 +392,7 @@ function makeBlob(): Buffer {
 }
 
 interface Postject {
-  inject(file: string, name: string, data: Buffer, options: {sentinelFuse: string; overwrite?: boolean}): Promise<void>
+  inject: (file: string, name: string, data: Buffer, options: {sentinelFuse: string; overwrite?: boolean}) => Promise<void>
 }
 
 async function makeExecutable(blob: Buffer): Promise<{stripped: boolean}> {

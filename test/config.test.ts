@@ -120,7 +120,7 @@ describe('config', () => {
   })
 
   it('documents every key', () => {
-    const paths = leafPaths(defaultConfig() as unknown as Record<string, unknown>)
+    const paths = leafPaths(defaultConfig())
     for (const path of [...paths, 'radar', 'borealis.configFile', 'alerts.slackWebhook']) {
       assert.ok(CONFIG_DOCS[path], `no doc for ${path}`)
     }

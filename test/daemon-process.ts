@@ -60,7 +60,7 @@ export function spawnDaemon(name: string, args: readonly string[], env: NodeJS.P
   const waiters: Array<{match: (e: DaemonEvent) => boolean; resolve: (e: DaemonEvent) => void}> = []
   let text = ''
   let partial = ''
-  child.stdout!.on('data', (chunk: Buffer) => {
+  child.stdout.on('data', (chunk: Buffer) => {
     text += chunk.toString()
     partial += chunk.toString()
     const lines = partial.split('\n')
@@ -82,7 +82,7 @@ export function spawnDaemon(name: string, args: readonly string[], env: NodeJS.P
       }
     }
   })
-  child.stderr!.on('data', (chunk: Buffer) => (text += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()))
   const exited = new Promise<{code: number | null; signal: NodeJS.Signals | null}>((resolve) => {
     child.once('exit', (code, signal) => {
       running.delete(child)

@@ -43,18 +43,18 @@ describe('per-(stage, radar) lock', () => {
     }
     // The holder died without releasing: its lock is stale and is taken over.
     const lock = await acquireLock(state, 'rsync-to-nas', 'sas')
-    assert.equal(JSON.parse(readFileSync(lock.file, 'utf8')).pid, process.pid)
+    assert.equal((JSON.parse(readFileSync(lock.file, 'utf8')) as {pid: number}).pid, process.pid)
     await lock.release()
   })
 
   it('takes over a stale lock left by a dead process', async () => {
     const state = sandbox.host('c').at('state')
-    const dead = spawnSync('true').pid!
+    const dead = spawnSync('true').pid
     const file = lockFileFor(state, 'distribute-borealis-data', 'sas')
     mkdirSync(dirname(file), {recursive: true})
     writeFileSync(file, JSON.stringify({pid: dead, host: hostname(), since: '2020-01-01T00:00:00Z', command: 'x'}))
     const lock = await acquireLock(state, 'distribute-borealis-data', 'sas')
-    assert.equal(JSON.parse(readFileSync(file, 'utf8')).pid, process.pid)
+    assert.equal((JSON.parse(readFileSync(file, 'utf8')) as {pid: number}).pid, process.pid)
     await lock.release()
   })
 })

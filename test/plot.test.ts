@@ -245,7 +245,7 @@ describe('rendered antennas_iq figures of the fixtures', () => {
         const ref = await sharp(reference).metadata()
         assert.equal(meta.format, 'jpeg')
         assert.equal(meta.width, 1000)
-        assert.ok(Math.abs(meta.height! - (1000 * ref.height!) / ref.width!) <= 1, `height ${meta.height} for reference ${ref.width}×${ref.height}`)
+        assert.ok(Math.abs(meta.height - (1000 * ref.height) / ref.width) <= 1, `height ${meta.height} for reference ${ref.width}×${ref.height}`)
       })
 
       it('draws the heat map where the layout says, framed in black', () => {

@@ -78,7 +78,7 @@ describe('slack: SlackAlerter against a real HTTP server', () => {
     const a = alerter()
     const results = await Promise.all([a.send('first'), a.send('second'), a.send('third')])
     assert.ok(results.every((r) => r.sent))
-    assert.deepEqual(slack.received.map((r) => JSON.parse(r.body).text), ['first', 'second', 'third'])
+    assert.deepEqual(slack.received.map((r) => (JSON.parse(r.body) as {text: string}).text), ['first', 'second', 'third'])
     const gaps = slack.received.slice(1).map((r, i) => r.at - slack.received[i]!.at)
     for (const gap of gaps) assert.ok(gap >= 1000, `gap ${gap.toFixed(1)} ms < 1000 ms`)
   })

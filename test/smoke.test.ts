@@ -207,7 +207,7 @@ describe('dist/dataflow in a minimal chroot: no node, no fonts, no tools', () =>
     const checks = byId(JSON.parse(result.stdout) as DoctorCheck[])
     const text = checks.get('sharp-text')
     assert.equal(text?.status, 'ok', JSON.stringify(text))
-    assert.match(text!.detail, /DejaVu Sans renders/)
+    assert.match(text.detail, /DejaVu Sans renders/)
     assert.equal(checks.get('hdf5')?.status, 'ok', JSON.stringify(checks.get('hdf5')))
     assert.equal(checks.get('inotify')?.status, 'ok', JSON.stringify(checks.get('inotify')))
     const failed = [...checks.values()].filter((c) => c.status === 'fail').map((c) => c.id)

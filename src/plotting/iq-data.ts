@@ -122,7 +122,7 @@ export interface AntennasIqSource {
 }
 
 function toNumbers(values: ArrayLike<number | bigint>): number[] {
-  return Array.from(values as ArrayLike<number | bigint>, (v) => Number(v))
+  return Array.from(values, (v) => Number(v))
 }
 
 export async function openAntennasIq(path: string): Promise<AntennasIqSource> {

@@ -86,9 +86,3 @@ export function plasmaIndex(value: number, vmin: number, vmax: number): number {
   if (!(x > 0)) return 0 // below the range, -Infinity
   return x >= 255 ? 255 : Math.trunc(x)
 }
-
-/** `rgb(r,g,b)` of an entry, for SVG and plotly colour scales. */
-export function plasmaCss(index: number): string {
-  const i = 3 * index
-  return `rgb(${PLASMA_RGB[i]},${PLASMA_RGB[i + 1]},${PLASMA_RGB[i + 2]})`
-}

@@ -196,6 +196,7 @@ function describe(error: unknown): string {
   const parts: string[] = []
   let current: unknown = error
   for (let depth = 0; current !== undefined && current !== null && depth < 4; depth++) {
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a thrown non-Error (or a cause) is shown as String() shows it
     parts.push(current instanceof Error ? current.message : String(current))
     current = current instanceof Error ? current.cause : undefined
   }

@@ -42,9 +42,7 @@ export interface Bzip2Options {
   searchPath?: string
 }
 
-/** The three bytes every bzip2 stream starts with: "BZh". */
-export const BZIP2_MAGIC = Uint8Array.of(0x42, 0x5a, 0x68)
-
+/** Whether the bytes start as every bzip2 stream does: "BZh". */
 export function hasBzip2Magic(bytes: Uint8Array): boolean {
   return bytes.length >= 3 && bytes[0] === 0x42 && bytes[1] === 0x5a && bytes[2] === 0x68
 }
@@ -128,6 +126,7 @@ async function* tagSource(source: AsyncIterable<Uint8Array> | Iterable<Uint8Arra
   try {
     for await (const chunk of source) yield chunk
   } catch (error) {
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- a tag, not an error: runJob below unwraps it and throws the source's own error
     throw new SourceFailure(error)
   }
 }
@@ -199,8 +198,10 @@ async function runJob(job: ToolJob): Promise<void> {
     if (childError instanceof ExternalToolError && childError.details.code !== null && job.dataErrorCodes.includes(childError.details.code)) {
       throw new FormatError(job.file, `bzip2 data error: ${toolReason(childError, job.input)}`)
     }
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows the child's rejection unchanged
     throw childError
   }
+  // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows the feeder's rejection unchanged
   if (feedError !== undefined) throw feedError
 }
 

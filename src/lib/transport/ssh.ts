@@ -306,6 +306,7 @@ export class SshTransport implements Transport {
   private async connectFailure(error: unknown): Promise<Error> {
     if (error instanceof InterruptedError) return error
     const tool = error instanceof ExternalToolError ? error : undefined
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a non-tool rejection is shown as String() shows it
     const why = tool?.details.stderrTail.split('\n').at(-1) ?? (error === null ? 'master connection ended' : String(error))
     if (tool?.details.code === SSH_FAILURE_CODE && !(await this.hostKeyKnown())) {
       const files = this.knownHostsFiles().join(' or ')

@@ -132,7 +132,7 @@ export interface BatchOptions extends ConvertOptions {
 
 /** Converts many files; one outcome per input, in input order. Never throws for one file's failure. */
 export async function convertRawacfFiles(inputs: readonly string[], options: BatchOptions = {}): Promise<FileOutcome[]> {
-  const outcomes: FileOutcome[] = new Array(inputs.length)
+  const outcomes: FileOutcome[] = new Array<FileOutcome>(inputs.length)
   let next = 0
   let done = 0
   const one = async (input: string): Promise<FileOutcome> => {
@@ -156,7 +156,7 @@ export async function convertRawacfFiles(inputs: readonly string[], options: Bat
       if (options.signal?.aborted) throw new InterruptedError('conversion interrupted')
       const index = next++
       outcomes[index] = await one(inputs[index]!)
-      options.onProgress?.(++done, inputs.length, outcomes[index]!)
+      options.onProgress?.(++done, inputs.length, outcomes[index])
     }
   }
   const jobs = Math.max(1, Math.min(options.jobs ?? 1, inputs.length))

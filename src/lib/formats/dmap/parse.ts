@@ -198,7 +198,7 @@ export function parseRecord(bytes: Uint8Array): DmapRecord {
     const name = c.cString(`name of scalar ${i}`)
     const type = c.type(`type of scalar '${name}'`)
     const value = readScalarValue(c, type, name)
-    record.scalars.set(name, {type, value} as DmapScalar)
+    record.scalars.set(name, {type, value})
   }
   for (let i = 0; i < numArrays; i++) {
     const [name, array] = readArray(c, size)

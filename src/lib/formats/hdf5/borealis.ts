@@ -117,6 +117,7 @@ function attributeText(h5: H5Lib, file: H5File, path: string, name: string): str
     const value = new h5.Attribute(file.file_id, path, name).value
     if (typeof value === 'string') return value
     if (value instanceof Uint8Array) return new TextDecoder().decode(value).replace(/\0+$/, '')
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a numeric (or array) attribute, as String() writes it
     return String(value)
   } catch {
     return '?'
