@@ -313,7 +313,7 @@ async function transferCase(): Promise<Row[]> {
         }
         nodeFs.rmSync(dest, {recursive: true, force: true})
         // Write back what this run left dirty, so that it does not slow down the next one.
-        $.sync({nothrow: true})`sync`
+        void $.sync({nothrow: true})`sync`
       }
     }
     const rows = names.map((name) => stats(name, 'transfer', times.get(name)!, 'wall, in process'))

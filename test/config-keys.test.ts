@@ -27,7 +27,7 @@ function recording(config: Config, read: Set<string>): Config {
       read.add(prefix.slice(0, -1))
       return node
     }
-    return new Proxy(node as object, {
+    return new Proxy(node, {
       get(target, key, receiver) {
         const value = Reflect.get(target, key, receiver) as unknown
         if (typeof key !== 'string') return value
@@ -50,7 +50,7 @@ it('every key of the schema is read by the role layouts or the radar choice', ()
     alerts: {slackWebhook: 'https://hooks.slack.com/services/T/B/X'},
     nasSites: ['sas'],
   })
-  const schemaKeys = leaves(config as unknown as Record<string, unknown>)
+  const schemaKeys = leaves(config)
   const read = new Set<string>()
   const proxied = recording(config, read)
   requireRadar(proxied)
@@ -75,7 +75,7 @@ it('the removed keys are rejected with the reason, from the file and from the en
     const tree: Record<string, unknown> = {}
     const parts = key.split('.')
     let node = tree
-    for (const part of parts.slice(0, -1)) node = (node[part] = {}) as Record<string, unknown>
+    for (const part of parts.slice(0, -1)) node = (node[part] = {})
     node[parts.at(-1)!] = []
     assert.throws(
       () => loadConfig({env: {}, overrides: tree}),

@@ -68,7 +68,7 @@ export default class Daemon extends BaseCommand<typeof Daemon> {
         forcePoll: flags.poll,
         pollIntervalMs: flags['poll-interval'] * 1000,
       })
-      abortNow = daemon.abortNow
+      abortNow = () => daemon.abortNow()
       rescan = () => void daemon.rescan()
       await daemon.done
     } finally {

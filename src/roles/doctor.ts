@@ -118,7 +118,7 @@ async function checkHdf5(): Promise<Outcome> {
         const origin = back.get_attribute('origin', false)
         const same = value instanceof Float32Array && value.length === written.length && value.every((v, i) => v === written[i])
         if (!same || shape !== '2x2' || origin !== 'dataflow doctor') {
-          return {status: 'fail', detail: `read back differs: shape ${shape}, value ${String(value)}, attribute ${String(origin)}`}
+          return {status: 'fail', detail: `read back differs: shape ${shape}, value ${JSON.stringify(value)}, attribute ${JSON.stringify(origin)}`}
         }
       } finally {
         back.close()

@@ -247,7 +247,7 @@ export function resolveRoleLayout(config: Config, role: Role, radar: string, opt
   }
 
   // Built now, so that the write set is complete; a stage that cannot be built keeps its error.
-  const built = new Map<StageId, {layout?: unknown; error?: unknown}>()
+  const built = new Map<StageId, {layout?: unknown; error?: ConfigError}>()
   for (const id of definition.stages) {
     try {
       built.set(id, {layout: builders[id]!()})

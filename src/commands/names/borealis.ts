@@ -13,7 +13,10 @@ export default class NamesBorealis extends BaseCommand<typeof NamesBorealis> {
 
   async run(): Promise<NameMapping[]> {
     const results = mapNames(this.positionals, dmapToBorealisName)
-    for (const r of results) r.error ? this.logToStderr(`dataflow: ${r.error}`) : this.log(r.output!)
+    for (const r of results) {
+      if (r.error) this.logToStderr(`dataflow: ${r.error}`)
+      else this.log(r.output)
+    }
     return results
   }
 }

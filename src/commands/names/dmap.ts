@@ -13,7 +13,10 @@ export default class NamesDmap extends BaseCommand<typeof NamesDmap> {
 
   async run(): Promise<NameMapping[]> {
     const results = mapNames(this.positionals, borealisToDmapName)
-    for (const r of results) r.error ? this.logToStderr(`dataflow: ${r.error}`) : this.log(r.output!)
+    for (const r of results) {
+      if (r.error) this.logToStderr(`dataflow: ${r.error}`)
+      else this.log(r.output)
+    }
     return results
   }
 }

@@ -3,7 +3,7 @@
 import YAML from 'yaml'
 
 import {CONFIG_DOCS} from './docs.js'
-import {type Config, defaultConfig, type Role} from './schema.js'
+import {defaultConfig, type Role} from './schema.js'
 
 const HOST_EXAMPLE = '{target: user@host.example, port: 22, identityFile: ~/.ssh/id_ed25519, knownHostsFile: ~/.ssh/known_hosts}'
 
@@ -66,8 +66,4 @@ export function configTemplate(role: Role, radar?: string): string {
     emit(key, key, value, '')
   }
   return `${lines.join('\n')}\n`
-}
-
-export function exampleConfig(role: Role, radar?: string): Config {
-  return YAML.parse(configTemplate(role, radar)) as Config
 }

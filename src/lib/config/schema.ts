@@ -159,7 +159,6 @@ export const ConfigSchema = z
 
 export type Config = z.infer<typeof ConfigSchema>
 export type HostConfig = z.infer<typeof HostSchema>
-export type StagingTarget = z.infer<typeof StagingTargetSchema>
 export type Role = 'borealis' | 'site-linux' | 'campus'
 export const ROLES: readonly Role[] = ['borealis', 'site-linux', 'campus']
 

@@ -32,7 +32,7 @@ import {ConfigError, LockedError, oneLine} from '../errors.js'
 import {blockPrefix} from '../formats/names.js'
 import {cleanStaleTemps} from '../fs/atomic.js'
 import {acquireLock, type Lock} from '../lock.js'
-import {createEventLog, type EventLog, type Level} from '../log/events.js'
+import {createEventLog, type EventLog, type EventName, type Level} from '../log/events.js'
 import {type Batch, ChainScheduler} from './coalesce.js'
 import {consumeFlag, type FlagRoute, type FlagSettings, type IncomingFlag, sendFlag} from './flags.js'
 import {type Notifier, systemdNotifier} from './notify.js'
@@ -191,7 +191,7 @@ async function runDaemon(options: DaemonOptions, log: EventLog, now: () => Date,
   const {plan} = options
   const {radar, name} = plan
   // The stage vocabulary of events.ts does not list the daemon's events; they share the logger.
-  const event = log.event as (name: DaemonEventName, fields?: Record<string, unknown>, level?: Level) => void
+  const event = (name: DaemonEventName, fields?: Record<string, unknown>, level?: Level) => log.event(name as EventName, fields, level)
   const slack = new SlackAlerter(plan.alerts)
   const alert = async (message: string) => {
     const result = await slack.send(formatAlert(radar, message, now()))

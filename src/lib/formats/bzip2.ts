@@ -22,7 +22,7 @@ import {setTimeout as delay} from 'node:timers/promises'
 
 import {ExternalToolError, FormatError, InterruptedError} from '../errors.js'
 import {findOnPath, run} from '../exec.js'
-import {fsyncDir, tempPathFor} from '../fs/atomic.js'
+import {fsyncPath, tempPathFor} from '../fs/atomic.js'
 
 export type Bzip2ToolName = 'lbzip2' | 'bzip2'
 
@@ -346,7 +346,7 @@ export async function compressFile(source: string, target: string, options: Bzip
     await unlink(temp).catch(() => undefined)
     throw error
   }
-  await fsyncDir(dirname(target))
+  await fsyncPath(dirname(target))
 }
 
 export type Bzip2TestResult = {ok: true} | {ok: false; reason: string}

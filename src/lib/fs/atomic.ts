@@ -18,6 +18,7 @@ export function tempPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}${TEMP_MARKER}${randomBytes(6).toString('hex')}`)
 }
 
+/** fsync(2) of a file or a directory (a directory's fsync makes a rename or unlink in it durable). */
 export async function fsyncPath(path: string): Promise<void> {
   const handle = await open(path, constants.O_RDONLY)
   try {
@@ -27,7 +28,6 @@ export async function fsyncPath(path: string): Promise<void> {
   }
 }
 
-export const fsyncDir = fsyncPath
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -59,7 +59,7 @@ async function publish(temp: string, target: string, overwrite: boolean): Promis
   } finally {
     await unlink(temp).catch(() => undefined)
   }
-  await fsyncDir(dirname(target))
+  await fsyncPath(dirname(target))
   return true
 }
 
@@ -124,7 +124,7 @@ export async function copyFileVerified(source: string, target: string, options: 
     const targetHash = await hashFile(target, options.algorithm, options.signal)
     if (targetHash === sourceHash) {
       await fsyncPath(target)
-      await fsyncDir(dirname(target))
+      await fsyncPath(dirname(target))
       return {hash: targetHash, sourceHash, outcome: 'identical'}
     }
     if (!replace) throw new ConflictError(`${target}: exists with different content`, target, sourceHash, targetHash)

@@ -5,7 +5,21 @@
 import {appendFileSync, mkdirSync} from 'node:fs'
 import {join} from 'node:path'
 
-import type {StageSpec} from '../stages/specs.js'
+/** What the summary layout needs to know about a stage (src/lib/stages/specs.ts has them all). */
+export interface SummaryStage {
+  /** The original script name: summary phrases, log and telemetry directory names. */
+  script: string
+  /** Log directory under logging.directory (default: script). */
+  logDir?: string
+  /** Campus stages run per radar and prefix their log file names with `<rad>.`. */
+  perRadarFileNames: boolean
+  /** Summary file suffix before `.log` (archive_iq has none). */
+  summarySuffix: '_summary' | ''
+  /** Version lines in the header: data_flow (and pyDARNio for campus conversion stages). */
+  versionLines: ReadonlyArray<'data_flow' | 'pyDARNio'>
+  /** Whether the summary ends with the `Finished …` footer. */
+  footer: boolean
+}
 
 export const RULE = '#'.repeat(80)
 
@@ -23,7 +37,7 @@ export function utcDay(date: Date): {yyyy: string; mm: string; ymd: string} {
 }
 
 /** `<logDir>/<script>/summary/YYYY/MM/[<rad>.]YYYYMMDD.<script>_summary.log` */
-export function summaryPath(logRoot: string, stage: StageSpec, now: Date, radar?: string): string {
+export function summaryPath(logRoot: string, stage: SummaryStage, now: Date, radar?: string): string {
   const {yyyy, mm, ymd} = utcDay(now)
   const dir = stage.logDir ?? stage.script
   const prefix = stage.perRadarFileNames && radar ? `${radar}.` : ''
@@ -31,7 +45,7 @@ export function summaryPath(logRoot: string, stage: StageSpec, now: Date, radar?
 }
 
 /** `<logDir>/<script>/YYYY/MM/[<rad>.]YYYYMMDD.<script>.log`: the daily JSON event log. */
-export function mainLogPath(logRoot: string, stage: StageSpec, now: Date, radar?: string): string {
+export function mainLogPath(logRoot: string, stage: SummaryStage, now: Date, radar?: string): string {
   const {yyyy, mm, ymd} = utcDay(now)
   const dir = stage.logDir ?? stage.script
   const prefix = stage.perRadarFileNames && radar ? `${radar}.` : ''
@@ -53,7 +67,7 @@ export function versionLine(name: string, build: BuildStamp): string {
 }
 
 export interface SummaryOptions {
-  stage: StageSpec
+  stage: SummaryStage
   logRoot: string
   radar: string
   /** How the run was invoked (the original printed its full argv0). */

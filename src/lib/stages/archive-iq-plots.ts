@@ -68,7 +68,7 @@ export async function archiveIqPlots(context: StageContext, layout: ArchiveIqPlo
       return {source: path, file: path, destination, destinations: [destination], outcome: 'archived'}
     },
   })
-  const files = done.files.map((f) => ({file: f.source, ...f}) as ArchivedPlot)
+  const files = done.files.map((f) => ({file: f.source, ...f}))
   if (files.every((f) => f.outcome === 'kept')) summary.line('No plots to be archived.')
   return {...done, files, directory, archive}
 }

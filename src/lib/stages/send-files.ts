@@ -96,7 +96,7 @@ export async function pushFiles(context: StageContext, sections: readonly Sectio
         summary.line(`Successfully transferred: ${file.source}`)
         return {source: file.source, destination, destinations: [destination], outcome: 'transferred', hash: moved.hash}
       },
-    }) as Promise<PerFileResult<SentFile>>
+    })
   }
 }
 

@@ -1,25 +1,15 @@
 // The stages of the data flow, and the names the original gave their logs. The summary-log
 // layout and names are a contract with the telemetry parser (spec original-behaviour §3, §4).
 import type {Role} from '../config/schema.js'
+import type {SummaryStage} from '../log/summary.js'
 
-export interface StageSpec {
+/** A stage: its subcommand, its role, and the summary-log names (SummaryStage). */
+export interface StageSpec extends SummaryStage {
   /** Subcommand id, e.g. rsync-to-nas. */
   id: string
-  /** The original script name: summary phrases, log and telemetry directory names. */
-  script: string
   role: Role
-  /** Campus stages run per radar and prefix their log file names with `<rad>.`. */
-  perRadarFileNames: boolean
-  /** Log directory under logging.directory (default: script). */
-  logDir?: string
-  /** Summary file suffix before `.log` (archive_iq has none). */
-  summarySuffix: '_summary' | ''
-  /** Version lines in the header: data_flow (and pyDARNio for campus conversion stages). */
-  versionLines: ReadonlyArray<'data_flow' | 'pyDARNio'>
   /** Whether the summary is pushed to the telemetry host after each run. */
   telemetry: boolean
-  /** Whether the summary ends with the `Finished …` footer. */
-  footer: boolean
 }
 
 const spec = (s: Omit<StageSpec, 'summarySuffix' | 'versionLines' | 'telemetry' | 'footer' | 'perRadarFileNames'> & Partial<StageSpec>): StageSpec => ({

@@ -21,7 +21,6 @@ export function transportFor(destination: Destination, settings: TransportSettin
   return new SshTransport(destination.host, {...settings, bandwidthLimitKBps: destination.host.bandwidthLimitKBps, configKey: destination.configKey})
 }
 
-export type {PutOptions, PutResult, Transport} from './types.js'
+export type {Transport} from './types.js'
 export {LocalTransport} from './local.js'
-export {SshTransport, type SshTransportOptions} from './ssh.js'
-export {moveVerified, sendVerifiedWithResend, SourceChangedError, type MoveResult, type MoveOptions, type ResendOptions, type SendResult} from './verified-move.js'
+export {moveVerified} from './verified-move.js'

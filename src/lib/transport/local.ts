@@ -9,7 +9,7 @@ import {dirname, isAbsolute, resolve} from 'node:path'
 
 import {BugError, ConfigError, UnreachableError} from '../errors.js'
 import {run} from '../exec.js'
-import {copyFileVerified, fsyncDir} from '../fs/atomic.js'
+import {copyFileVerified, fsyncPath} from '../fs/atomic.js'
 import {type HashAlgorithm, hashFile} from '../hash.js'
 import type {PutOptions, PutResult, Transport} from './types.js'
 
@@ -98,7 +98,7 @@ export class LocalTransport implements Transport {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
       throw classify(error, destPath)
     }
-    await fsyncDir(dirname(destPath)).catch((error: unknown) => {
+    await fsyncPath(dirname(destPath)).catch((error: unknown) => {
       throw classify(error, destPath)
     })
   }

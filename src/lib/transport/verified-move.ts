@@ -15,7 +15,7 @@ import {dirname} from 'node:path'
 
 import {BugError, ConflictError, PartialFailureError, VerifyError} from '../errors.js'
 import {withRetry} from '../exec.js'
-import {fsyncDir} from '../fs/atomic.js'
+import {fsyncPath} from '../fs/atomic.js'
 import type {HashAlgorithm} from '../hash.js'
 import type {PutResult, Transport} from './types.js'
 
@@ -169,7 +169,7 @@ export async function moveVerified(
       // A carried file someone else removed meanwhile is gone either way.
       if (error.code !== 'ENOENT' || path === localPath) throw error
     })
-    await fsyncDir(dirname(path))
+    await fsyncPath(dirname(path))
   }
   return {outcome: last!.outcome, hash: last!.hash, bytes: last!.bytes, attempts, resent}
 }

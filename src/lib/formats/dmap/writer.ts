@@ -11,7 +11,7 @@ import {open, rename, unlink} from 'node:fs/promises'
 import {dirname} from 'node:path'
 
 import {FormatError, InterruptedError} from '../../errors.js'
-import {fsyncDir, tempPathFor} from '../../fs/atomic.js'
+import {fsyncPath, tempPathFor} from '../../fs/atomic.js'
 import {type Bzip2Options, compressToFd} from '../bzip2.js'
 import {DMAP_RECORD_CODE, DMAP_TYPE_SIZE, HOST_IS_LITTLE_ENDIAN, INT_RANGE, RECORD_HEADER_BYTES, TYPED_ARRAY_FOR} from './layout.js'
 import {DMAP_TYPE, type DmapArray, type DmapRecord, type DmapScalar} from './types.js'
@@ -239,6 +239,6 @@ export async function writeDmapFile(
     await unlink(temp).catch(() => undefined)
     throw error
   }
-  await fsyncDir(dirname(path))
+  await fsyncPath(dirname(path))
   return result
 }
