@@ -1,6 +1,6 @@
-// Composition of the three host roles (spec original-behaviour §5): which trigger runs which
-// stages in which order, and which flag goes to which host afterwards. Pure data: the daemon
-// (a later issue) reads it; no I/O here.
+// Composition of the three host roles (docs/design.md#host-roles-and-their-stages): which trigger
+// runs which stages in which order, and which flag goes to which host afterwards. Pure data: the
+// daemon reads it; no I/O here.
 import type {Role} from '../lib/config/schema.js'
 import type {StageId} from '../lib/stages/specs.js'
 
@@ -40,7 +40,8 @@ export const ROLE_SPECS: Readonly<Record<Role, RoleSpec>> = {
     defaultUser: 'dataman',
     trigger: 'site-linux-flag',
     stages: ['convert-on-campus', 'distribute-borealis-data', 'archive-iq-plots'],
-    // The original's `.campus_dataflow_flag_<rad>` had no consumer (defect D6): not sent.
+    // The original's `.campus_dataflow_flag_<rad>` had no consumer: not sent
+    // (docs/design.md#campus-flag-no-consumer).
     flagForNextHost: null,
     incomingFlag: (radar) => `.site-linux_flag_${radar}`,
   },

@@ -7,7 +7,7 @@
 //          functions of the one-off subcommands (STAGE_FUNCTIONS)
 //        → consume the incoming flag → send the flag to the next host (flags.ts)
 //
-// What the original did wrong and this does not (spec original-behaviour §5, §6 D1–D7):
+// What the original did wrong and this does not (docs/design.md#daemons-and-flags):
 // - no trigger is dropped: no 120 s filter, no `flock --nonblock` skip; a stage whose lock is
 //   held by an operator's manual run is retried a minute later, and the rescan is a backstop;
 // - a lost flag, an event missed during a restart, or an overflowing inotify queue only delays
@@ -414,11 +414,12 @@ async function exists(path: string): Promise<boolean> {
   )
 }
 
-/** What the role watches (spec §5.2–5.4). */
+/** What the role watches: the Borealis data tree (borealis), else the directory its flag arrives in. */
 async function watchSpecFor(config: Config, role: Role, radar: string, home: string | undefined): Promise<WatchSpec> {
   const vars = {radar, home}
   if (role === 'borealis') {
-    // The directory rsync-to-nas reads (the original's daemon watched a hard-coded path, C19).
+    // The directory rsync-to-nas reads (the original's daemon watched a hard-coded path instead:
+    // docs/design.md#watch-path-hard-coded).
     const dir = config.borealis.configFile
       ? borealisDataDirectory(resolvePath(config.borealis.configFile, vars))
       : resolvePath(config.borealis.dataDirectory, vars)

@@ -1,4 +1,4 @@
-// The original's flag protocol between hosts (spec original-behaviour §5.1), unchanged so that a
+// The original's flag protocol between hosts (docs/design.md#flag-protocol), unchanged so that a
 // site can migrate one host at a time while the old scripts still run on the others:
 //
 //   borealis   → `.borealis_flag`             → site-linux's site.watchDirectory   (hosts.siteLinux)
@@ -12,8 +12,9 @@
 // next role runs on this machine) it is a temp file renamed into place. The flag carries no
 // payload: the receiver sweeps its input directories.
 //
-// Fixed defects (D2, D3): every send has a timeout and bounded retries of transient failures; a
-// failed send is reported to the caller, which logs, alerts and sends again later.
+// Unlike the original's sends, every send has a timeout and bounded retries of transient failures;
+// a failed send is reported to the caller, which logs, alerts and sends again later
+// (docs/design.md#no-timeouts, #silent-stalls).
 import {unlink} from 'node:fs/promises'
 import {join} from 'node:path'
 
@@ -37,7 +38,7 @@ export interface FlagRoute {
   hostKey: string
 }
 
-/** Where this role's flag goes after its stages ran; null for campus (its flag had no consumer, D6). */
+/** Where this role's flag goes after its stages ran; null for campus (whose flag had no consumer). */
 export function flagRouteFor(config: Config, role: Role, radar: string, home?: string): FlagRoute | null {
   const name = ROLE_SPECS[role].flagForNextHost?.(radar)
   if (!name) return null

@@ -1,10 +1,11 @@
-// Stage archive-iq-plots (campus; spec original-behaviour §4.4): antennas_iq plots older than 24 h,
+// Stage archive-iq-plots (campus): antennas_iq plots older than 24 h,
 // by the UTC time in their name, move to `<archive>/YYYY/MM/` of their own month (created as
-// needed), with the verified local move. Fixed defects (C10–C12): absolute paths from the config
+// needed), with the verified local move. Fixed defects of the original: absolute paths from the config
 // (the original's relative path acted on ~ when run by hand); times parsed as UTC (the original's
 // GNU date read the `T` as a military time zone, shifting 7 h) and compared as numbers, not
 // strings; a name without a time is reported and left, never moved into the archive root; per-file
-// summary lines and a footer.
+// summary lines and a footer (docs/design.md#archive-relative-path, #archive-time-misparsed,
+// #archive-unobservable).
 import {basename, join} from 'node:path'
 
 import {resolvePath} from '../config/index.js'

@@ -1,12 +1,13 @@
-// Stage convert-on-campus (campus host, per radar; spec original-behaviour §4.3–4.4, formats §4.8):
+// Stage convert-on-campus (campus host, per radar):
 // converts every Borealis rawacf HDF5 file directly in the radar's holding directory to DMAP
 // (.rawacf.bz2), moves the DMAP file and the HDF5 file to the radar's data directory, and moves
 // DMAP files that arrived already converted on site through to the data directory as well.
 //
-// Fixed defects of the original: it converts (D1: the original's converter rejected every rawacf
+// Fixed defects of the original: it converts (the original's converter rejected every rawacf
 // file, so everything went to conversion_failure); a failed move is a failure, never reported as
-// a success with the DMAP left behind (C9); every move is the verified local move (copy, fsync,
-// rename, re-read and compare, then delete the source), never a plain `mv` that may overwrite.
+// a success with the DMAP left behind; every move is the verified local move (copy, fsync,
+// rename, re-read and compare, then delete the source), never a plain `mv` that may overwrite
+// (docs/design.md#converter-rejects-rawacf, #convert-move-unchecked).
 //
 // Per HDF5 file: converted → both files in the data directory, summary `Successfully converted:
 // <holding path>`. Any failure → the HDF5 file (and a DMAP made from it, if any) moved to the
@@ -14,8 +15,8 @@
 // `File failed to convert to dmap: <holding path>` followed by `File failed to convert: <holding
 // path>`: the telemetry parser (parse_dataflow_log.py) counts only lines that START WITH
 // `File failed to convert:`, so the original phrase alone left conversion failures invisible on
-// the dashboard (defect B2). The second line is the one it counts; the first keeps operators'
-// greps and the familiar wording.
+// the dashboard (docs/design.md#conversion-failures-invisible). The second line is the one it
+// counts; the first keeps operators' greps and the familiar wording.
 import {readdir} from 'node:fs/promises'
 import {basename, join} from 'node:path'
 

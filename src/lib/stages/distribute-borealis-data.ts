@@ -1,15 +1,16 @@
-// Stage distribute-borealis-data (campus, per radar; spec original-behaviour §4.3–4.4): checks each
+// Stage distribute-borealis-data (campus, per radar): checks each
 // DMAP file of the radar's data directory (bzip2 integrity, strict DMAP read giving the CPID),
 // copies distributable ones to every configured staging destination (VT, BAS, mirror holding…)
 // with group and mode, each copy verified, and only when all copies verified moves the file into
 // the campus NAS archive `<rad>_rawacf_dmap/YYYY/MM/`. Then each HDF5 rawacf file is checked and
 // archived in `<rad>_rawacf/YYYY/MM/`.
 //
-// Fixed defects (C7, C8, C2): a failing DMAP goes to the failure directory together with its
+// Fixed defects of the original: a failing DMAP goes to the failure directory together with its
 // HDF5 partner under its real `.h5` name; every bzip2 failure counts (not only exit code 2); the
 // CPID comes from a typed read, not from stdout; a special experiment's HDF5 partner goes with it;
 // nothing is overwritten: an identical file already staged is accepted, a different one is an
-// error and the file stays where it is; every move is copy → fsync → rename → verify → delete.
+// error and the file stays where it is; every move is copy → fsync → rename → verify → delete
+// (docs/design.md#failure-partner-left-behind, #distribute-misroutes, #delete-before-durable).
 import {stat} from 'node:fs/promises'
 import {basename, join} from 'node:path'
 

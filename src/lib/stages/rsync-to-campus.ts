@@ -1,9 +1,10 @@
-// Stage rsync-to-campus (site-linux; spec original-behaviour §4.3–4.4): sends the radar's DMAP
+// Stage rsync-to-campus (site-linux): sends the radar's DMAP
 // files, HDF5 rawacf files and antennas_iq plots from the site NAS (or the local site-linux data
 // root, by nasSites) to campus over ONE multiplexed ssh connection, each verified before its
-// source is deleted. Fixed defects: the connection check really checks (C5), plots are taken
-// from the plot directory only, not recursively from fullsize/ and failed_resize/ (C14), copies
-// are never appended in place (C4).
+// source is deleted. Fixed defects of the original: the connection check really checks, plots are
+// taken from the plot directory only, not recursively from fullsize/ and failed_resize/, copies
+// are never appended in place (docs/design.md#connection-check-never-fails,
+// #plots-shipped-recursively, #append-verify-forever).
 import {readdir} from 'node:fs/promises'
 import {join} from 'node:path'
 

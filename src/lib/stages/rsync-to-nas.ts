@@ -1,13 +1,14 @@
-// Stage rsync-to-nas (borealis host; spec original-behaviour §4.4): moves finished Borealis files
+// Stage rsync-to-nas (borealis host): moves finished Borealis files
 // from the radar computer to the site NAS (or to the site-linux computer for non-NAS sites),
 // routed by type, with a verified backup copy for rawacf files. A source file is deleted only
 // when every copy it has (backup and main) was re-read on the destination and its hash matched.
 //
-// Fixed defects of the original: the backup check is no longer overwritten by the main check
-// (C1); copies are fsynced and renamed, never appended in place (C2, C4); files still being
-// written under another block prefix are left alone (C3, settle time); a failed bzip2 stops
-// that file instead of sending a stale .bz2 (C19); a same-size different destination is re-sent
-// once and then quarantined with a reason, never retried forever (C4).
+// Fixed defects of the original: the backup check is no longer overwritten by the main check;
+// copies are fsynced and renamed, never appended in place; files still being written under
+// another block prefix are left alone (settle time); a failed bzip2 stops that file instead of
+// sending a stale .bz2; a same-size different destination is re-sent once and then quarantined
+// with a reason, never retried forever. See docs/design.md#backup-check-overwritten,
+// #delete-before-durable, #in-progress-files-moved, #stale-bz2-sent, #append-verify-forever.
 import {type BigIntStats, readFileSync} from 'node:fs'
 import {readdir, stat, unlink} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
@@ -209,7 +210,7 @@ async function moveOne(
   let before: BigIntStats | null = null
   try {
     if (type.compress) {
-      // A fresh .bz2 from the .rawacf every time: never a stale one from an earlier run (C19).
+      // A fresh .bz2 from the .rawacf every time: never a stale one from an earlier run.
       await compressFile(path, sent, {signal})
     }
     const copies = backup ? [backup, destination] : [destination]
@@ -237,7 +238,7 @@ async function moveOne(
     summary.line(`Successfully transferred: ${sent}`)
     return {...base, outcome: 'transferred', hash}
   } catch (caught) {
-    // A mismatch caused by a source still being written (defect C3) is not corruption: keep the
+    // A mismatch caused by a source still being written is not corruption: keep the
     // file for the next run, whose copy replaces the stale one.
     const error = caught instanceof VerifyError && before && (await changedSince(path, before)) ? new SourceChanged(path) : caught
     const reason = oneLine(error)

@@ -1,10 +1,10 @@
-// Stage transfer-cam-photos (site-linux; spec original-behaviour §4.3–4.4): camera photos
+// Stage transfer-cam-photos (site-linux): camera photos
 // `*cam<N>*.jpg` go to the campus photo tree `<camRoot>/<rad>cam/<rad>cam<N>/YYYY/MM/` by the date
 // in the first dot-field of each name, mode 664, over the one ssh connection, VERIFIED before
-// the source is deleted (the original deleted sources without any check, C15). Cameras come from
+// the source is deleted (the original deleted sources without any check). Cameras come from
 // the config (the original hard-coded 210/211/212); month directories are created for every
 // camera; a name without a valid date is reported and left in place (the original filed it
-// under the camera root).
+// under the camera root). See docs/design.md#cam-photos-unverified.
 import {basename} from 'node:path'
 
 import {resolvePath} from '../config/index.js'

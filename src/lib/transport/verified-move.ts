@@ -2,9 +2,11 @@
 // - transient failures (dropped connection, timeout) are retried with bounded exponential backoff;
 // - a copy that failed verification is re-sent ONCE (and a conflicting destination too, when the
 //   caller allows it); a second failure is thrown, never retried again: the caller quarantines
-//   and alerts. This is the fix for C4, where --append-verify failed the same way on every run;
+//   and alerts. The original's --append-verify failed the same way on every run instead
+//   (docs/design.md#append-verify-forever);
 // - the source is deleted only after put() returned a verified copy, the source is unchanged since
-//   it was hashed, and the unlink is made durable by fsyncing its directory (C1, C2).
+//   it was hashed, and the unlink is made durable by fsyncing its directory
+//   (docs/design.md#the-verified-move, #delete-before-durable).
 import {stat, unlink} from 'node:fs/promises'
 import {dirname} from 'node:path'
 
@@ -102,8 +104,8 @@ export interface MoveResult {
 /**
  * Moves a local file to the destination: sendVerifiedWithResend, then delete the source. On every
  * failure the source is kept, untouched. The source must not change while it is sent (a file still
- * being written, defect C3): its size, mtime and inode are compared before and after, and a change
- * is a VerifyError with the source kept.
+ * being written: docs/design.md#in-progress-files-moved): its size, mtime and inode are compared
+ * before and after, and a change is a VerifyError with the source kept.
  */
 export async function moveVerified(transport: Transport, localPath: string, destPath: string, options: ResendOptions): Promise<MoveResult> {
   const before = await stat(localPath, {bigint: true})
