@@ -265,7 +265,7 @@ describe('flags', () => {
     assert.equal(toCampus.name, '.site-linux_flag_sas')
     assert.equal(toCampus.destinationDirectory, '/home/dataman/data_flow/.inotify_watchdir')
     assert.equal(toCampus.host?.target, 'dataman@sdc-serv')
-    assert.equal(flagRouteFor(config, 'campus', 'sas'), null, 'campus sends nothing (D6)')
+    assert.equal(flagRouteFor(config, 'campus', 'sas'), null, 'campus sends nothing (campus-flag-no-consumer)')
     // `~/` on the receiving host is its user's home: a relative rsync path.
     const tilde = {...site, campus: {...site.campus, watchDirectory: '~/data_flow/.inotify_watchdir'}}
     assert.equal(flagRouteFor(tilde, 'site-linux', 'sas', '/home/transfer')!.destinationDirectory, 'data_flow/.inotify_watchdir')
