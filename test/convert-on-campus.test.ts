@@ -74,7 +74,7 @@ function summaryOf(c: Campus): string {
   return readFileSync(join(dir, file), 'utf8')
 }
 
-/** What parse_dataflow_log.py counts for a conversion script (spec original-behaviour §3.4). */
+/** What parse_dataflow_log.py counts for a conversion script: lines starting with these phrases. */
 function telemetryCounts(summary: string): {converted: string[]; failed: string[]} {
   const lines = summary.split('\n')
   const last = (line: string) => line.split(/\s+/).filter(Boolean).at(-1)!.split('/').at(-1)!

@@ -1,7 +1,7 @@
 // Borealis rawacf → DMAP conversion (`dataflow convert`) against the reference outputs of
 // pyDARNio (test/fixtures/README.md): bytes identical for every fixture, also from "latest"-format
-// copies; .bz2 output that decompresses to the same bytes; the worked example of spec formats
-// §4.5; the no-xcfs case; and every way a conversion must fail without leaving output behind.
+// copies; .bz2 output that decompresses to the same bytes; a hand-worked
+// example; the no-xcfs case; and every way a conversion must fail without leaving output behind.
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
@@ -32,7 +32,7 @@ function workDir(...fixtures: string[]): string {
   return dir
 }
 
-/** Input → reference output (fixtures/README.md table). */
+/** Input → reference output (the test/fixtures/README.md table). */
 const CASES = [
   ['20231004.1400.00.sas.0.rawacf.h5', '20231004.1400.00.sas.a.rawacf'],
   ['20231004.1400.00.pgr.1.rawacf.h5', '20231004.1400.00.pgr.b.rawacf'],
@@ -153,7 +153,7 @@ describe('dataflow convert: bytes identical to the reference', () => {
   })
 })
 
-describe('the worked example of spec formats §4.5 (no xcfs)', () => {
+describe('a hand-worked conversion example (no xcfs)', () => {
   it('gives the 877-byte record, SHA-256 cc09433b…', async () => {
     const dir = join(sandbox.dir, 'worked-example')
     mkdirSync(dir, {recursive: true})
@@ -324,7 +324,7 @@ describe('inputs that must fail: non-zero exit, one line naming the file, no out
   })
 })
 
-describe('numeric rules (spec formats §0.2, §4.2)', () => {
+describe('numeric rules (NumPy 1.x casts and rounding)', () => {
   it('timestamps convert like datetime.utcfromtimestamp', () => {
     const at = (ts: number) => {
       const t = utcFromTimestamp(ts)

@@ -74,7 +74,8 @@ it('distribute-borealis-data routes valid, corrupt, unreadable, special and conf
   assert.equal(statSync(at('outgoing', 'vt', 'sas', '20231004.1400.00.sas.a.rawacf.bz2')).gid, 0)
   assert.equal(md5(at('borealis_site_data', 'sas_rawacf_dmap', '2023', '10', '20231004.1400.00.sas.a.rawacf.bz2')), sums.good)
   assert.equal(md5(at('borealis_site_data', 'sas_rawacf', '2023', '10', '20231004.1400.00.sas.0.rawacf.h5')), sums.goodH5)
-  // Corrupt bzip2 and unreadable DMAP: to the failure directory with a reason; the .h5 partner goes too (C7).
+  // Corrupt bzip2 and unreadable DMAP: to the failure directory with a reason; the .h5 partner goes too
+  // (docs/design.md#failure-partner-left-behind).
   const failed = at('sddata', 'conversion_failure')
   for (const name of ['20231004.1600.00.sas.b.rawacf.bz2', '20231004.1600.00.sas.1.rawacf.h5', '20231004.1800.00.sas.a.rawacf.bz2', '20231004.2000.00.sas.0.rawacf.h5']) {
     assert.ok(existsSync(join(failed, name)), name)

@@ -1,6 +1,6 @@
 // The DMAP codec against the reference fixtures (test/fixtures/dmap, test/fixtures/borealis):
 // field-by-field equality with the pyDARNio dumps, byte-identical read → write round trips, and
-// every damaged variant in both reading modes (fixtures dmap/README.md, corrupt/variants.json).
+// every damaged variant in both reading modes (test/fixtures/README.md, dmap/corrupt/variants.json).
 import assert from 'node:assert/strict'
 import {createHash} from 'node:crypto'
 import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
@@ -158,7 +158,7 @@ async function* readRecords(file: string): AsyncGenerator<DmapRecord> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The worked example (spec formats §1.10)
+// A hand-worked example: a one-record file, byte by byte
 
 const WORKED_HEX = [
   '01 00 01 00 49 00 00 00 02 00 00 00 01 00 00 00',
@@ -180,7 +180,7 @@ function workedRecord(): DmapRecord {
   }
 }
 
-describe('the worked example of spec §1.10', () => {
+describe('the hand-worked one-record example', () => {
   it('encodes to the 73 documented bytes (SHA-256 861334aa…) and parses back', () => {
     const bytes = encodeRecord(workedRecord())
     assert.equal(bytes.length, 73)
@@ -192,7 +192,7 @@ describe('the worked example of spec §1.10', () => {
 })
 
 // ---------------------------------------------------------------------------------------------
-// Damaged files: every row of fixtures dmap/README.md, in both modes
+// Damaged files: every entry of test/fixtures/dmap/corrupt/variants.json, in both modes
 
 interface Variant {
   file: string
@@ -225,7 +225,7 @@ const REQUIRED: Record<string, {strict: 'error' | number; lax: {records: number;
   'test.rawacf.multistream.bz2': {strict: 4, lax: {records: 4}},
 }
 
-describe('damaged files (fixtures dmap/README.md)', () => {
+describe('damaged files (dmap/corrupt/variants.json)', () => {
   it('the table here covers exactly the variants of variants.json', () => {
     assert.deepEqual(Object.keys(REQUIRED).sort(), VARIANTS.map((v) => v.file).sort())
   })
@@ -324,7 +324,8 @@ describe('damaged files (fixtures dmap/README.md)', () => {
 })
 
 // ---------------------------------------------------------------------------------------------
-// Record rules, one at a time (spec §1.7), on records built around the worked example
+// Record rules, one at a time (named as in src/lib/formats/dmap/parse.ts), on records built
+// around the worked example
 
 function withBytes(edit: (b: Buffer) => Buffer | void): Buffer {
   const b = encodeRecord(workedRecord())
@@ -445,7 +446,7 @@ describe('writeDmapFile', () => {
 // ---------------------------------------------------------------------------------------------
 // rawacf validation and the integrity check
 
-describe('strict rawacf validation (spec §2.3) and the integrity check (§2.4)', () => {
+describe('strict rawacf validation and the integrity check', () => {
   const firstRecord = async (file: string) => (await readDmap(file)).entries[0]!.record
 
   it('accepts the real rawacf files and rejects other kinds', async () => {

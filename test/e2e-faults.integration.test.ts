@@ -1,4 +1,4 @@
-// End to end with faults (issue 7 acceptance): the three-daemon world of e2e-world.ts, and
+// End to end with faults: the three-daemon world of e2e-world.ts, and
 // - the site-linux daemon killed with SIGKILL (with its children) in the middle of a transfer, then
 //   started again;
 // - sshd killed in the middle of a transfer and started again once the transfer has failed;

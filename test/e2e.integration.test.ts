@@ -1,4 +1,4 @@
-// End to end (issue 7 acceptance): three daemons as separate processes with separate configs and
+// End to end: three daemons as separate processes with separate configs and
 // directory roots, connected through a real sshd. Fixture files written into the borealis data
 // directory (with the next block's first file as trigger) must end up converted, distributed,
 // archived and plotted on "campus", every source removed only after a verified copy; any missing

@@ -1,5 +1,5 @@
-// STYLE.md's layering, enforced: oclif only in src/commands (and the entry), sharp and plotly only
-// in src/plotting, child processes only through src/lib/exec.ts.
+// The layering of docs/design.md#layers, enforced: oclif only in src/commands (and the entry),
+// sharp and plotly only in src/plotting, child processes only through src/lib/exec.ts.
 import assert from 'node:assert/strict'
 import {readdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'

@@ -11,7 +11,7 @@ import {
   parsePlotName,
 } from '../src/lib/formats/names.js'
 
-describe('Borealis → DMAP names (spec formats §4.7, §5.1)', () => {
+describe('Borealis → DMAP names', () => {
   const cases: Array<[string, string]> = [
     ['20231004.1400.00.pgr.1.rawacf.h5', '20231004.1400.00.pgr.b.rawacf.bz2'],
     ['/sddata/sas_holding_dir/20231004.1400.00.sas.0.rawacf.h5', '/sddata/sas_holding_dir/20231004.1400.00.sas.a.rawacf.bz2'],
@@ -70,7 +70,7 @@ describe('parsers', () => {
   })
 })
 
-describe('check_timestamp (spec formats §5.2)', () => {
+describe('check_timestamp', () => {
   const file = '20231004.1400.00.sas.0.rawacf.h5'
   it('passes at the nominal time and at exactly one day', () => {
     assert.equal(checkTimestamp(file, new Date('2023-10-04T14:00:00Z')).ok, true)

@@ -1,7 +1,8 @@
 // `dataflow plot-iq` and the site stage `dataflow plot-antennas-iq`, run as child processes on
 // real directory trees with copies of the antennas_iq fixtures: antenna lists, output names and
 // directories, one-line errors naming the file, exit codes, the stage's UTC window, slice
-// selection (not 10, 20 — defect C13/D8), summary phrases, alerts and atomic output.
+// selection (not 10, 20: docs/design.md#plot-slice-match-too-wide), summary phrases, alerts and
+// atomic output.
 import assert from 'node:assert/strict'
 import {copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {createServer, type Server} from 'node:http'

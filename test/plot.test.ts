@@ -303,7 +303,7 @@ describe('rendered antennas_iq figures of the fixtures', () => {
       it('matches the original script\u2019s reference image cell by cell', async (t) => {
         // The reference's heat map fills its axes (x 57–1110, y 238–958 of 1211 × 1011, measured
         // on the frames); its N cells are spread evenly over the axes like ours (its tick labels
-        // are off by up to one cell, spec D7(d), but the cells are not).
+        // are off by up to one cell, docs/design.md#plot-extent-stretched, but the cells are not).
         const ref = await rgb(reference)
         assert.deepEqual([ref.width, ref.height], [1211, 1011])
         const n = data.db.length

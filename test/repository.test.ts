@@ -70,7 +70,7 @@ describe('the repository stands alone', () => {
   it('the check finds each kind of reference it looks for (so the test above can fail)', () => {
     const samples: Record<string, string> = {
       'a.ts': "const FIXTURES = resolve(REPO, '..', 'shared', 'fixtures')",
-      'b.md': `see ${UP}/shared/spec/formats.md`,
+      'b.md': `see ${UP}/shared/spec/notes.md`,
       'c.ts': '// the reference images (shared/fixtures/borealis/*.jpg)',
       'd.sh': 'cp /work/shared/fixtures/x .',
       'e.ts': "const FIXTURES = join(REPO, 'test', 'fixtures') // test/fixtures/borealis",

@@ -171,7 +171,7 @@ describe('rsync-to-nas (NAS site, local transport)', () => {
     assert.ok(summaryOf(s).includes('No files to be transferred.\n'))
   })
 
-  it('a failed backup copy keeps the source and skips the main copy (defect C1)', async () => {
+  it('a failed backup copy keeps the source and skips the main copy (backup-check-overwritten)', async () => {
     const s = site('nas-backup-fails')
     const h5 = placeFixture(s.data, '20231004.1400.00.sas.0.rawacf.h5')
     mkdirSync(s.nas, {recursive: true})
@@ -183,7 +183,7 @@ describe('rsync-to-nas (NAS site, local transport)', () => {
     assert.ok(summaryOf(s).includes(`Transfer failed: ${h5}\n`))
   })
 
-  it('a same-size destination with different content is detected, re-sent once and verified (defect C4)', async () => {
+  it('a same-size destination with different content is detected, re-sent once and verified (append-verify-forever)', async () => {
     const s = site('nas-conflict')
     const h5 = placeFixture(s.data, '20231004.1400.00.sas.0.rawacf.h5')
     const good = md5(h5)

@@ -84,7 +84,7 @@ describe('rsync-to-campus over a real sshd', () => {
     assert.equal(md5(campus.at('sddata', 'antennas_iq_plots', 'sas_iq_plots', '20231004.1400.00.sas.0.antennas_iq.antenna_0_0_70.jpg')), expected.plot)
     assert.equal(statSync(campus.at('sddata', 'sas_data', '20231004.1400.00.sas.a.rawacf.bz2')).mode & 0o777, 0o664)
     for (const path of [dmap, h5, plot]) assert.equal(existsSync(path), false)
-    assert.ok(existsSync(fullsize), 'fullsize/ is not shipped (defect C14)')
+    assert.ok(existsSync(fullsize), 'fullsize/ is not shipped (plots-shipped-recursively)')
 
     const text = summary(site.at('logs'), 'rsync_to_campus')
     assert.ok(text.includes(`Transferring from: ${site.at('nas')}\n`))
@@ -93,7 +93,7 @@ describe('rsync-to-campus over a real sshd', () => {
     for (const path of [dmap, h5, plot]) assert.ok(text.includes(`Successfully transferred: ${path}\n`), path)
   })
 
-  it('an unreachable campus host: one clear line, exit 5, every source kept (defect C5)', async () => {
+  it('an unreachable campus host: one clear line, exit 5, every source kept (connection-check-never-fails)', async () => {
     // A port nothing listens on, whose host key IS known: the failure is the connection itself.
     const closedPort = await new Promise<number>((resolve) => {
       const server = createServer().listen(0, '127.0.0.1', () => {

@@ -129,7 +129,7 @@ describe('slack: SlackAlerter against a real HTTP server', () => {
     assert.ok(!result.error!.includes('SECRET') && !result.error!.includes('xoxSuperSecretToken123'), result.error)
   })
 
-  it('a server that never answers is cut off by timeoutSeconds (defect D2)', async () => {
+  it('a server that never answers is cut off by timeoutSeconds (no-timeouts)', async () => {
     slack.respond = () => {} // never reply
     const started = performance.now()
     const result = await alerter({timeoutSeconds: 0.5, maxAttempts: 1}).send('hello?')

@@ -11,8 +11,8 @@ const sandbox = makeSandbox()
 after(() => sandbox.cleanup())
 const build = {version: '0.1.0', commit: 'abc1234', date: new Date('2026-11-01T12:34:56Z')}
 
-describe('summary log (spec original-behaviour §4)', () => {
-  it('uses the original file names, with the UTC date for directory and file (defect D8 fixed)', () => {
+describe('summary log (the original layout)', () => {
+  it('uses the original file names, with the UTC date for directory and file (summary-date-mixed fixed)', () => {
     // 23:30 on Oct 31 UTC is Nov 1 in UTC+1: both parts must say October.
     const t = new Date('2026-10-31T23:30:00Z')
     assert.equal(summaryPath('/L', STAGES['rsync-to-nas'], t, 'sas'), '/L/rsync_to_nas/summary/2026/10/20261031.rsync_to_nas_summary.log')

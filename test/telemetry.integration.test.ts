@@ -24,7 +24,7 @@ describe('telemetry: pushSummary to a real sshd', () => {
     await sshd?.stop()
   })
 
-  it('lands at <dir>/<rad>/<stage>/<file> on the real sshd, creating the directories (D9), same bytes and mtime', async () => {
+  it('lands at <dir>/<rad>/<stage>/<file> on the real sshd, creating the directories (telemetry-file-not-dir), same bytes and mtime', async () => {
     const result = await pushSummary({summaryFile, host: sshd.host, telemetryDir, radar: 'sas', stage: 'rsync_to_nas', timeouts: TIMEOUTS})
     assert.deepEqual(result, {ok: true, destination: `${sshd.host.target}:${telemetryDir}/sas/rsync_to_nas/`})
     const landed = join(telemetryDir, 'sas', 'rsync_to_nas', '20240301.rsync_to_nas_summary.log')

@@ -5,7 +5,7 @@
 //
 // Root-only tools are used on purpose, because root ignores permission bits: `chattr +i` makes a
 // directory refuse new files even for root, and a 64 KiB tmpfs makes a real "disk full". A missing
-// tool or privilege fails these tests; it never skips them (STYLE.md practice 8).
+// tool or privilege fails these tests; it never skips them.
 import assert from 'node:assert/strict'
 import {chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'

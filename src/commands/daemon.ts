@@ -38,7 +38,7 @@ export default class Daemon extends BaseCommand<typeof Daemon> {
     const {flags} = this
     const {config} = this.loadConfig()
     const radar = requireRadar(config, flags.radar)
-    // The process's one AbortController (STYLE.md practice 6): SIGTERM/SIGINT stop taking work.
+    // The process's one AbortController (docs/design.md#stopping): SIGTERM/SIGINT stop taking work.
     const controller = new AbortController()
     const role = flags.role as Role
     const {startDaemon} = await import('../lib/daemon/daemon.js')

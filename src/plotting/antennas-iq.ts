@@ -1,4 +1,4 @@
-// antennas_iq plots of one file (the original's iq_plotting.py, spec formats §6): per antenna a
+// antennas_iq plots of one file (the original's iq_plotting.py): per antenna a
 // 1000 px JPEG `<first six name fields>.antenna_<N>_<start>_<end>.jpg`, and optionally one
 // self-contained interactive HTML page with every plotted antenna. Used by `dataflow plot-iq`
 // and by the site stage `plot-antennas-iq`.
@@ -52,7 +52,7 @@ export interface PlotIqOutcome {
   seconds?: {read: number; render: number; write: number}
 }
 
-/** Site job defaults (spec formats §6.1): antennas 0–19, 30–80 dB, samples 0–70. */
+/** The original site job's settings: antennas 0–19, 30–80 dB, samples 0–70. */
 export const SITE_PLOT_DEFAULTS = {antennas: Array.from({length: 20}, (_, i) => i), minPower: 30, maxPower: 80, startSample: 0, endSample: 70}
 
 /**

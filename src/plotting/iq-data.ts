@@ -1,4 +1,4 @@
-// The numbers an antennas_iq plot shows (spec formats §6.2–6.3), read from a Borealis v1.0
+// The numbers an antennas_iq plot shows, read from a Borealis v1.0
 // antennas_iq file in two streaming passes, so that memory does not grow with the file's length:
 //
 //   1. the record index: num_sequences and sqn_timestamps of every record (a few bytes each);

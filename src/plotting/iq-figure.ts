@@ -1,4 +1,4 @@
-// One antenna's antennas_iq figure (spec formats §6.4) as a 1000 px wide JPEG: the heat map and
+// One antenna's antennas_iq figure as a 1000 px wide JPEG: the heat map and
 // the colour bar are raw pixels (nearest-neighbour cells, exact plasma colours), everything else
 // (frames, ticks, labels, title, the sequences line) is one SVG overlay that sharp/librsvg renders
 // with the bundled DejaVu Sans. Rendered at the final size directly: no full-size intermediate.
@@ -10,9 +10,9 @@
 // title, 3.5 pt ticks with 3.5 pt padding, 0.8 pt frames, 1.5 pt lines); everything is scaled by
 // 1000 / 1211. As constrained layout does, the axes shrink when tick labels are wider.
 //
-// One deliberate difference (spec formats §7 D7(d)): the original stretched N cells over N + 1
-// units (x from −0.5 to N + 0.5), so its top tick labels sat up to one cell off; here cell i is
-// centred on i (x from −0.5 to N − 0.5, y from start − 0.5 to end − 0.5).
+// One deliberate difference: the original stretched N cells over N + 1 units (x from −0.5 to
+// N + 0.5), so its top tick labels sat up to one cell off; here cell i is centred on i (x from
+// −0.5 to N − 0.5, y from start − 0.5 to end − 0.5). See docs/design.md#plot-extent-stretched.
 import {ensureFontconfig} from '../lib/runtime/assets.js'
 import type {PowerGrid} from './iq-data.js'
 import {PLASMA_RGB, plasmaIndex} from './plasma.js'

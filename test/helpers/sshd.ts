@@ -1,7 +1,7 @@
 // A real OpenSSH server on 127.0.0.1 for integration tests: its own host key, a user key for the
 // current user, key-only authentication, and a known_hosts file that pins the host key, so the
 // product's ssh and rsync argv (StrictHostKeyChecking=yes, BatchMode=yes) run unchanged against it.
-// A missing sshd, ssh or ssh-keygen is an error, never a skip (STYLE.md practice 8).
+// A missing sshd, ssh or ssh-keygen is an error, never a skip.
 import {type ChildProcess, spawn} from 'node:child_process'
 import {accessSync, closeSync, constants, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {createConnection, createServer} from 'node:net'

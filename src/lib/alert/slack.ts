@@ -1,4 +1,5 @@
-// Slack alerts through an incoming webhook (spec original-behaviour §4.4, last bullet; defect C18).
+// Slack alerts through an incoming webhook, without the original's ways of losing them
+// (docs/design.md#slack-alerts-lost).
 //
 // Contract:
 // - The body is JSON.stringify({text}) with content-type application/json (the original built

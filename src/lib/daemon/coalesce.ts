@@ -1,6 +1,7 @@
 // One role's chain runs at most once at a time; triggers that arrive while it runs are COALESCED
 // into exactly one more run, never dropped. The original dropped them twice over: a 120 s filter
-// after each run (defect D1) and `flock --nonblock`, which skipped a stage silently (D4).
+// after each run and `flock --nonblock`, which skipped a stage silently
+// (docs/design.md#debounce-drops-triggers, #flock-skips-silently).
 //
 // Contract: after request() returns 'started', 'queued' or 'coalesced', a run begins no earlier
 // than that call and no later than the end of the run in progress. So every trigger is followed by

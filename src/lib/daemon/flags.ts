@@ -1,4 +1,4 @@
-// The original's flag protocol between hosts (spec original-behaviour §5.1), unchanged so that a
+// The original's flag protocol between hosts (docs/design.md#flag-protocol), unchanged so that a
 // site can migrate one host at a time while the old scripts still run on the others:
 //
 //   borealis   → `.borealis_flag`             → site-linux's site.watchDirectory   (hosts.siteLinux)

@@ -1,9 +1,9 @@
-// Watching a directory for the daemons (spec original-behaviour §5): which new files appeared.
+// Watching a directory for the daemons: which new files appeared.
 // inotify through node-inotify reports the events the original's inotifywait used (IN_CREATE for
 // new Borealis files, IN_MOVED_TO for flags that rsync renames into place); fs.watch cannot tell a
-// create from a move-in or a close-write, and chokidar guesses completeness from sizes
-// (toolchain.md 6a–6c). Where inotify sees nothing — a network file system, whose changes made by
-// other hosts produce no events — the same directory is polled instead (listing diff).
+// create from a move-in or a close-write, and chokidar guesses completeness from sizes. Where
+// inotify sees nothing — a network file system, whose changes made by other hosts produce no
+// events — the same directory is polled instead (listing diff).
 //
 // Contracts:
 // - The watcher only REPORTS; deciding what a file means is the caller's job. Events are hints,

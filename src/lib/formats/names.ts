@@ -1,6 +1,7 @@
-// File-name rules of the data flow (spec formats §5). Names are UTC. The patterns are the
-// strict ones of §5.1; the original bash helpers' defects (unescaped dots, no slice range check,
-// `.hdf5` partner names, garbage for `.hdf5` inputs) are deliberately not reproduced.
+// File-name rules of the data flow. Names are UTC. The patterns are strict (anchored, escaped
+// dots, slices 0–25); the original bash helpers' defects (unescaped dots, no slice range check,
+// `.hdf5` partner names, garbage for `.hdf5` inputs) are deliberately not reproduced
+// (docs/design.md#name-helpers-sloppy, #failure-partner-left-behind).
 import {basename, dirname, join} from 'node:path'
 
 import {FormatError} from '../errors.js'

@@ -1,6 +1,6 @@
-// The human summary log in the original's exact layout (spec original-behaviour §4.1–4.3), so
+// The human summary log in the original's exact layout (header, per-file phrases, footer), so
 // the existing telemetry parser keeps working. Its date defect is fixed: directory and file name
-// both use the UTC date (the original mixed host-local and UTC, defect D8).
+// both use the UTC date (the original mixed host-local and UTC: docs/design.md#summary-date-mixed).
 // Lines are written verbatim (the original's printf garbled paths containing % or \).
 import {appendFileSync, mkdirSync} from 'node:fs'
 import {join} from 'node:path'

@@ -1,12 +1,14 @@
-// Pushes a stage's summary file to the telemetry host (spec original-behaviour §3.1), where the
+// Pushes a stage's summary file to the telemetry host, where the
 // log parser expects `<telemetryDir>/<rad>/<stage>/<summary file name>`, mtime preserved.
 //
 // Contract:
 // - The destination ends in `/` and rsync runs with --mkpath, so the per-stage directory is
-//   created when missing and the summary lands inside it (defect D9: the original's destination had
-//   no trailing slash, so on a new site rsync wrote a FILE named after the directory every day).
+//   created when missing and the summary lands inside it (the original's destination had no
+//   trailing slash, so on a new site rsync wrote a FILE named after the directory every day:
+//   docs/design.md#telemetry-file-not-dir).
 // - Idempotent: pushing the same file again replaces the copy (rsync's temp-name-then-rename).
-// - Bounded (defect D2): ssh ConnectTimeout, rsync --timeout and a hard process timeout.
+// - Bounded, so a hung connection cannot hold the stage: ssh ConnectTimeout, rsync --timeout and
+//   a hard process timeout (docs/design.md#no-timeouts).
 // - Never throws: telemetry must not fail a stage. A failure is returned for the caller to log.
 //   Requires rsync >= 3.2.3 on both ends (--mkpath); an older remote fails with a usage error code.
 import {basename} from 'node:path'

@@ -1,9 +1,9 @@
-// Stage plot-antennas-iq (site-linux; spec original-behaviour §4.3–4.4, formats §6): plots the
+// Stage plot-antennas-iq (site-linux): plots the
 // slice-0 antennas_iq files of the last two clock hours (UTC, by name) from the site data root's
 // antennas_iq_array/ and conversion_failure/ into site.plotDirectory, which rsync-to-campus sends
 // from. Per file: antennas 0–19, 30–80 dB, samples 0–70, one 1000 px JPEG per antenna.
 //
-// Fixed defects of the original (C13, D8): the window is computed in UTC, as the names are (not
+// What the original got wrong (docs/design.md#plot-window-local-time): the window is computed in UTC, as the names are (not
 // host-local time); the data root follows nasSites (the NAS, or the site-linux data root) instead
 // of being hard-coded; only slice 0 is selected (the original's `0.antennas` also matched slices
 // 10, 20, …). The JPEGs are rendered at their final 1000 px width straight into the plot

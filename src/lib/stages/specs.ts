@@ -1,5 +1,5 @@
 // The stages of the data flow, and the names the original gave their logs. The summary-log
-// layout and names are a contract with the telemetry parser (spec original-behaviour §3, §4).
+// layout and names are a contract with the telemetry parser (parse_dataflow_log.py on campus).
 import type {Role} from '../config/schema.js'
 import type {SummaryStage} from '../log/summary.js'
 
@@ -25,7 +25,8 @@ export const STAGES = {
   'rsync-to-nas': spec({id: 'rsync-to-nas', script: 'rsync_to_nas', role: 'borealis'}),
   'plot-antennas-iq': spec({id: 'plot-antennas-iq', script: 'plot_antennas_iq', role: 'site-linux'}),
   'rsync-to-campus': spec({id: 'rsync-to-campus', script: 'rsync_to_campus', role: 'site-linux'}),
-  // The original sent neither of these to telemetry (defect B6); we do.
+  // The original sent neither of these to telemetry; we do
+  // (docs/design.md#stages-missing-from-telemetry).
   'transfer-cam-photos': spec({id: 'transfer-cam-photos', script: 'transfer_cam_photos', role: 'site-linux'}),
   'convert-on-campus': spec({id: 'convert-on-campus', script: 'convert_on_campus', role: 'campus', versionLines: ['data_flow', 'pyDARNio']}),
   'distribute-borealis-data': spec({

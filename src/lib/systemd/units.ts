@@ -1,6 +1,7 @@
 // systemd units for the three host roles (the original's inotify_daemons/services/*), with the
-// restart, stop and sandboxing settings the original lacked (defect D7). buildUnit() is pure:
-// the text depends only on its input, so tests compare it and systemd-analyze checks it.
+// restart, stop and sandboxing settings the original lacked (docs/design.md#bare-systemd-units).
+// buildUnit() is pure: the text depends only on its input, so tests compare it and
+// systemd-analyze checks it.
 // The I/O an installation needs (which binary, the user's home, writing files) is at the end.
 import {constants} from 'node:fs'
 import {access, stat} from 'node:fs/promises'
@@ -12,7 +13,7 @@ import {ConfigError, UsageError} from '../errors.js'
 import {run} from '../exec.js'
 import {writeFileAtomic} from '../fs/atomic.js'
 
-/** The account each role ran as in the original (§1.1). */
+/** The account each role ran as in the original. */
 export const DEFAULT_SERVICE_USER: Readonly<Record<Role, string>> = {
   borealis: 'radar',
   'site-linux': 'transfer',

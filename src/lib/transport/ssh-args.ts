@@ -6,7 +6,7 @@
 // - Every ssh we start is non-interactive and pins the host key: BatchMode=yes (never a password
 //   or passphrase prompt that would hang a daemon), StrictHostKeyChecking=yes (an unknown or changed
 //   host key is a refusal, exit 255, never a silent trust), ConnectTimeout and ServerAlive* (a dead
-//   peer ends the connection instead of freezing a radar's pipeline: defect D2).
+//   peer ends the connection instead of freezing a radar's pipeline: docs/design.md#no-timeouts).
 // - Paths given to these builders must be absolute (callers expand `~/` with resolvePath()).
 // - Remote file names never pass through a remote shell unquoted: sshCommand() single-quotes every
 //   remote argument, and callers of rsync pass --protect-args (-s) so rsync sends remote paths

@@ -1,8 +1,9 @@
 // The Transport contract (./types.ts) over ssh: rsync for the bytes, a fixed sh script for the
 // durable publish and the re-read hash, all through ONE multiplexed connection per run.
 //
-// Why one connection (defect C5): campus's firewall blocks a source after ~50 connections a minute,
-// and the original opened an ssh and an rsync connection per file whenever its master was missing.
+// Why one connection: campus's firewall blocks a source after ~50 connections a minute, and the
+// original opened an ssh and an rsync connection per file whenever its master was missing
+// (docs/design.md#connection-check-never-fails).
 // Here open() starts `ssh -M -N` as a managed child process (no -f: dataflow owns it, closes it
 // and kills it if needed) and every later ssh/rsync rides it with ControlMaster=no. Those clients
 // also get ProxyCommand=false: if the master is gone, ssh would otherwise quietly open a fresh
@@ -139,7 +140,8 @@ export function remoteCommandArgv(mux: readonly string[], host: SshHost, command
  * rsync of one file to a temporary remote name. --protect-args: the remote path travels inside
  * rsync's protocol, not through a shell. --perms with --chmod=F<mode>: exactly `mode`, or the
  * source's bits. --fsync: the receiver fsyncs the file before rsync reports success. Never
- * --inplace/--append(-verify): those write under the final name and skip "long enough" files (C4).
+ * --inplace/--append(-verify): those write under the final name and skip "long enough" files
+ * (docs/design.md#append-verify-forever).
  */
 export function putRsyncArgv(opts: {
   mux: readonly string[]

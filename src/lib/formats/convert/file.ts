@@ -1,9 +1,9 @@
 // Whole-file conversion Borealis rawacf HDF5 → DMAP rawacf(.bz2), the job of the original
-// campus/borealis_to_dmap.py with its inverted type test fixed (defect D1: it now converts rawacf
-// and rejects every other type).
+// campus/borealis_to_dmap.py with its inverted type test fixed: it now converts rawacf and rejects
+// every other type (docs/design.md#converter-rejects-rawacf).
 //
 // Contract:
-// - The output name is borealisToDmapName() of the input (spec formats §4.7): `.<slice>.rawacf.h5`
+// - The output name is borealisToDmapName() of the input: `.<slice>.rawacf.h5`
 //   → `.<letter>.rawacf.bz2` (or `.rawacf` uncompressed), in the input's directory or `outputDir`.
 //   Names that are not rawacf, or slices outside 0–25, are rejected before the file is opened.
 // - The input path is written into every record's `combf` exactly as given.
@@ -11,7 +11,8 @@
 //   compressor as they are made. Memory does not grow with the file's length.
 // - All or nothing: the output appears (atomic rename) only when every record converted and the
 //   bytes are fsynced; on any error the temporary file is removed and nothing is left.
-// - An existing output is an error unless `overwrite` (the original appended to it, D9).
+// - An existing output is an error unless `overwrite` (the original appended to it:
+//   docs/design.md#dmap-append-mode).
 import {mkdir, stat} from 'node:fs/promises'
 import {basename, join} from 'node:path'
 

@@ -1,6 +1,6 @@
-// The numeric semantics the reference converter inherits from NumPy 1.x and Python (spec formats
-// §0.2, §4.2–4.4; fixtures/README.md): integer casts wrap modulo 2^n, float → int truncates,
-// round() is half-to-even, timestamps convert like datetime.utcfromtimestamp.
+// The numeric semantics the reference converter inherits from NumPy 1.x and Python, as its
+// reference outputs (test/fixtures/borealis/) show: integer casts wrap modulo 2^n, float → int
+// truncates, round() is half-to-even, timestamps convert like datetime.utcfromtimestamp.
 
 // ToInt32 (`| 0`, `<<`) is exact arithmetic modulo 2^32 on any integral double, so these wrap
 // correctly for every integer value a dataset can hold as a number.

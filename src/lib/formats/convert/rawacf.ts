@@ -1,13 +1,14 @@
 // Borealis rawacf (v1.0+) → DMAP rawacf records, exactly as the reference pyDARNio converter
-// produces them (spec formats §4.2–4.3; fixtures/README.md "What a conforming rawacf converter
-// must output", which is the authority where the two differ):
+// produces them (its reference outputs in test/fixtures/borealis/ are the authority: equal byte
+// for byte):
 // - one DMAP record per (HDF5 record, beam), records in group-name order, beams in stored order;
-// - fields, types and order of the table, which is darn-dmap's canonical write order (§2.2);
+// - fields, types and order of the table, which is darn-dmap's canonical write order;
 // - NumPy 1.x arithmetic: complex64 × float64 scalar is a complex64 × complex64 product in
 //   binary32, i.e. re = f32(a·k) − b·0 and im = a·0 + f32(b·k) with k = f32(32767²/dnf²) (the
 //   ±0 terms matter for signed zeros and infinities), and |z| of a complex64 is hypotf;
 // - `xcfd` only when the record has `xcfs` (xcf = 0 otherwise);
-// - txpow is the bitmask of active entries of tx_excitations (defect D5 kept for parity).
+// - txpow is the bitmask of active entries of tx_excitations, not of antenna numbers (kept for
+//   parity with the reference: docs/design.md#txpow-bitmask).
 // Inputs the reference rejects are FormatErrors naming the file, the record and the field.
 import {FormatError} from '../../errors.js'
 import type {DmapArray, DmapRecord, DmapScalar} from '../dmap/types.js'
@@ -78,7 +79,7 @@ function floatToInt16(fields: HdfFields, name: string, x: number): number {
   return int16OfFloat(x) ?? fields.fail(name, `value ${x} cannot be stored as a DMAP short`)
 }
 
-/** Reads and checks the /metadata values the conversion needs (spec formats §4.6). */
+/** Reads and checks the /metadata values the conversion needs (a bad one is a FormatError). */
 export function rawacfFileValues(path: string, origin: string, version: BorealisVersion, m: HdfFields): RawacfFileValues {
   const char = (n: number, what: string) => (n >= -128 && n <= 127 ? n : fail(path, `${what} ${n} does not fit a DMAP char`))
   const station = m.string('station')

@@ -1,5 +1,5 @@
 // Station code → SuperDARN station id (`stid`), the standard table pyDARNio's converter uses
-// (spec formats Appendix A). An unknown code is a conversion error, as in the original.
+// (pyDARNio's `code_to_stid`). An unknown code is a conversion error, as in the original.
 export const STATION_IDS: Readonly<Record<string, number>> = {
   tst: 0, gbr: 1, sch: 2, kap: 3, hal: 4, sas: 5, pgr: 6, kod: 7,
   sto: 8, pyk: 9, han: 10, san: 11, sys: 12, sye: 13, tig: 14, ker: 15,

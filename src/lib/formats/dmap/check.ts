@@ -1,5 +1,5 @@
 // The integrity check of a DMAP rawacf file: the original campus/test_dmap_integrity.py
-// (spec formats §2.4). Strict reading of every record (§1.7) with strict rawacf validation (§2.3);
+// (same exit contract). Strict reading of every record (reader.ts) with strict rawacf validation;
 // the result is the CPID of the first record, which the campus distribution compares with its
 // list of distributed CPIDs.
 import {FormatError} from '../../errors.js'

@@ -1,10 +1,10 @@
-// Byte-level facts of the DMAP format shared by the reader and the writer (spec formats §1.2–§1.5):
+// Byte-level facts of the DMAP format shared by the reader and the writer:
 // type codes and element sizes, the typed array that holds each type, and the record header.
 import {DMAP_TYPE, type DmapArray, type DmapType, type DmapTypedArray} from './types.js'
 
 /** code (65537 = 0x00010001), size, num_scalars, num_arrays: four int32 LE. */
 export const RECORD_HEADER_BYTES = 16
-/** The `code` word every writer emits. No reader checks it (spec §1.2). */
+/** The `code` word every writer emits. No reader checks it. */
 export const DMAP_RECORD_CODE = 65537
 
 /** Element size in bytes; strings are variable (NUL-terminated) and have no fixed size. */

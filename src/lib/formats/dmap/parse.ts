@@ -1,5 +1,10 @@
 // Parses one DMAP record from its bytes, applying darn-dmap 0.8.2's record rules exactly
-// (spec formats §1.7, checks H1–H5, S1–S3, A1–A6, R1; SuperDARNCanada/dmap src/parser.rs).
+// (SuperDARNCanada/dmap src/parser.rs). The rules, named as the tests name them: H1–H5 the
+// header (16 bytes, a size that fits, at least one scalar and one array, no more fields than
+// bytes); S1–S3 a scalar (UTF-8 name ending in NUL inside the record, a known type code, enough
+// bytes for the value); A1–A6 an array (the same for its name and type, no string arrays; ndims
+// and every extent positive and within the size, only `slist` may be empty; the data fit the
+// record and what is left of it); R1 the fields use exactly the declared size.
 // Every length read from the record is checked against the bytes that are really there before
 // anything is allocated, so a damaged size or dimension can never cause a large allocation.
 import {
@@ -142,7 +147,7 @@ function readArray(c: Cursor, size: number): [string, DmapArray] {
   const ndims = c.int32(`number of dimensions of array '${name}'`)
   if (ndims > size) throw new DmapRecordError(`array '${name}': ${ndims} dimensions is more than the record size ${size}`, ndimsAt)
   if (ndims <= 0) throw new DmapRecordError(`array '${name}': number of dimensions ${ndims} is zero or negative`, ndimsAt)
-  // Stored fastest-varying first; the row-major shape is the reverse (spec §1.4).
+  // Stored fastest-varying first; the row-major shape is the reverse.
   const stored: number[] = []
   let count = 1
   for (let i = 0; i < ndims; i++) {
@@ -181,7 +186,7 @@ export function parseRecord(bytes: Uint8Array): DmapRecord {
   if (bytes.length < RECORD_HEADER_BYTES) {
     throw new DmapRecordError(`record header needs ${RECORD_HEADER_BYTES} bytes but the record has ${bytes.length}`, 0)
   }
-  c.int32('code') // never checked (spec §1.2)
+  c.int32('code') // never checked, as in darn-dmap
   const size = c.int32('size')
   if (size > bytes.length) throw new DmapRecordError(`record size ${size} is bigger than the ${bytes.length} bytes available`, 4)
   if (size <= 0) throw new DmapRecordError(`record size ${size} is not positive`, 4)

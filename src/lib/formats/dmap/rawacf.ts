@@ -1,9 +1,8 @@
-// The DMAP rawacf record format (spec formats §2): its field set and types, the strict check
-// pyDARNio v2 applies when reading (§2.3, darn-dmap `check_fields`), and the canonical write
-// order (§2.2).
+// The DMAP rawacf record format: its field set and types, the strict check pyDARNio v2 applies
+// when reading (darn-dmap `check_fields`), and darn-dmap's canonical write order.
 import type {DmapArray, DmapRecord, DmapScalar, DmapType} from './types.js'
 
-/** The 47 required scalars, in canonical write order (§2.1, §2.2). */
+/** The 47 required scalars, in canonical write order. */
 export const RAWACF_SCALARS: ReadonlyArray<readonly [string, DmapType]> = [
   ['radar.revision.major', 'char'],
   ['radar.revision.minor', 'char'],
@@ -75,7 +74,7 @@ export const RAWACF_OPTIONAL_ARRAYS: ReadonlyArray<readonly [string, DmapType]> 
 const ALL_FIELDS = new Set([...RAWACF_SCALARS, ...RAWACF_OPTIONAL_SCALARS, ...RAWACF_ARRAYS, ...RAWACF_OPTIONAL_ARRAYS].map(([name]) => name))
 
 /**
- * Strict rawacf validation (§2.3): no unknown field, every required field present with exactly
+ * Strict rawacf validation (pyDARNio v2): no unknown field, every required field present with exactly
  * its type, optional fields (if present) with theirs. Dimensions and values are not checked.
  * Returns the reason the record is invalid, or undefined when it is valid.
  */
@@ -121,7 +120,7 @@ export function validateRawacf(record: DmapRecord): string | undefined {
 }
 
 /**
- * The same record with its fields in darn-dmap's canonical rawacf order (§2.2); unknown fields
+ * The same record with its fields in darn-dmap's canonical rawacf order; unknown fields
  * keep their relative order after the known ones. Values are shared, not copied.
  */
 export function inRawacfOrder(record: DmapRecord): DmapRecord {

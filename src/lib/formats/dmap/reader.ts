@@ -1,8 +1,8 @@
 // Streaming DMAP reader: record by record from a file or a byte stream, so memory stays flat
-// however big the file. It applies darn-dmap 0.8.2's rules (spec formats §1.7): the file-level
+// however big the file. It applies darn-dmap 0.8.2's rules: the file-level
 // split (`split_into_slices`) as the bytes arrive, then the record rules (parse.ts) per record.
 //
-// Modes (fixtures dmap/README.md):
+// Modes (the behaviour test/fixtures/dmap/corrupt/variants.json requires of each damaged file):
 //   strict  any damage is a FormatError naming the file, the record and its byte offset.
 //   lax     iteration ends cleanly at the first damaged record; `reader.damage` then holds its
 //           offset and the reason. The records before it are returned.

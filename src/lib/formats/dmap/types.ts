@@ -1,8 +1,8 @@
-// The in-memory DMAP record (spec formats §1). Field order is significant: writers emit the
-// scalars and then the arrays in insertion order, which for rawacf is the canonical order of §2.2.
+// The in-memory DMAP record. Field order is significant: writers emit the scalars and then the
+// arrays in insertion order, which for rawacf is darn-dmap's canonical order (see inRawacfOrder).
 // Shared contract between the DMAP codec (reader/writer) and the Borealis → DMAP conversion.
 
-/** Type codes of §1.5 (DATAMAP 255 is rejected by readers and never written). */
+/** The DMAP type codes (DATAMAP 255 is rejected by readers and never written). */
 export const DMAP_TYPE = {
   char: 1,
   short: 2,
@@ -40,7 +40,7 @@ export interface DmapScalar {
 
 export interface DmapArray {
   type: Exclude<DmapType, 'string'>
-  /** Row-major shape (as Python/numpy would give it); the file stores it reversed (§1.4). */
+  /** Row-major shape (as Python/numpy would give it); the file stores it reversed. */
   shape: number[]
   /** Row-major (C-order) elements, of the typed array matching `type`. */
   data: DmapTypedArray

@@ -1,12 +1,13 @@
-// DMAP writer (spec formats §1.8): scalars then arrays, each in the record's insertion order
-// (for rawacf the converter builds records in the canonical order of §2.2; see inRawacfOrder),
+// DMAP writer: scalars then arrays, each in the record's insertion order
+// (for rawacf the converter builds records in darn-dmap's canonical order; see inRawacfOrder),
 // header code 65537. A record that strict reading would reject (no scalars or arrays, a zero
 // extent outside `slist`, a value that does not fit its type, a NUL inside a string) is refused
 // rather than written.
 //
 // Files are written whole: temporary name in the target directory → fsync → rename over the
 // target → fsync the directory. An existing file is replaced, never appended to (darn-dmap's
-// append mode made multi-stream .bz2 files, defect D9). Any error leaves no output behind.
+// append mode made multi-stream .bz2 files: docs/design.md#dmap-append-mode). Any error leaves
+// no output behind.
 import {open, rename, unlink} from 'node:fs/promises'
 import {dirname} from 'node:path'
 
@@ -137,7 +138,7 @@ function writeName(out: Buffer, at: number, name: string, code: number): number 
   return at
 }
 
-/** Encodes one record (§1.8). Throws FormatError for a record that cannot be written. */
+/** Encodes one record. Throws FormatError for a record that cannot be written. */
 export function encodeRecord(record: DmapRecord): Buffer {
   const size = encodedRecordSize(record)
   const out = Buffer.allocUnsafe(size) // every byte is written below

@@ -1,4 +1,4 @@
-// Reader for Borealis v1.0+ HDF5 files, `rawacf` and `antennas_iq` (spec formats §3), on h5wasm.
+// Reader for Borealis v1.0+ HDF5 files, `rawacf` and `antennas_iq`, on h5wasm.
 //
 // Usage:
 //
@@ -87,7 +87,7 @@ const TYPE_MARKERS: ReadonlyArray<readonly [string, BorealisFileType]> = [
 
 /**
  * `borealis_git_hash` → version numbers: leading `v`s stripped, text before the first `-`, split on
- * `.` (pyDARNio's rule, spec formats §3.7). A bare commit hash (untagged build) has no version.
+ * `.` (pyDARNio's rule). A bare commit hash (untagged build) has no version.
  */
 export function parseBorealisVersion(gitHash: string): {major: number; minor: number} | null {
   const parts = gitHash.trim().replace(/^v+/, '').split('-')[0]!.split('.')
@@ -264,7 +264,7 @@ function detectType(h5: H5Lib, file: H5File, path: string, firstRecord: string |
   }
 }
 
-/** A typed view of one antennas_iq record (spec formats §3.5), for plotting. */
+/** A typed view of one antennas_iq record, for plotting. */
 export interface AntennasIqRecord {
   name: string
   /** Seconds since the epoch (UTC), one per sequence. */

@@ -1,5 +1,5 @@
-// The one gateway to h5wasm 0.10.3 (libhdf5 2.0 compiled to WebAssembly; spec toolchain 4a–4e,
-// trap 13). Everything else in the product reaches HDF5 through this module, because:
+// The one gateway to h5wasm 0.10.3 (libhdf5 2.0 compiled to WebAssembly). Everything else in the
+// product reaches HDF5 through this module, because:
 // - h5wasm is ESM-only and costs ~5 MB of wasm and 150–270 ms to instantiate, so it is imported
 //   lazily, once per process, on first use (never at the top level of a command module);
 // - libhdf5's default error handler prints a multi-line "HDF5-DIAG" stack to stderr and returns a

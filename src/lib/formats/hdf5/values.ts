@@ -1,5 +1,5 @@
 // HDF5 dataset values as typed arrays, decoded from the raw little-endian bytes h5wasm hands out,
-// for the h5py conventions Borealis writes (spec formats §3.3): integers and floats of any
+// for the h5py conventions Borealis writes: integers and floats of any
 // width, fixed-length byte strings (NUL-padded), booleans as the h5py enum {FALSE: 0, TRUE: 1},
 // complex numbers as the compound {r, i} of two floats. Scalars are arrays of shape [].
 import {FormatError} from '../../errors.js'

@@ -1,4 +1,4 @@
-// Writes files in the Borealis v1.0 layout (spec formats §3.2–3.3) with h5wasm. This is support
+// Writes files in the Borealis v1.0 layout with h5wasm. This is support
 // code for tests and benchmarks, not part of the data path: it makes "latest"-format copies of the
 // reference fixtures, damaged variants (a record without a required dataset), and long synthetic
 // files. Layout as Borealis writes it: /metadata with the file-level datasets, one group per record
