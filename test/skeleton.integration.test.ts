@@ -147,7 +147,10 @@ describe('a misnamed file is quarantined with a reason and every other file stil
   for (const c of CASES) {
     it(c.stage, async () => {
       const h = sandbox.host(`misnamed-${c.stage}`)
-      const configFile = writeConfig(h, c.config(h))
+      const tree = c.config(h)
+      const configFile = writeConfig(h, tree)
+      // The directories an operator creates before the first start (install-service lists them).
+      for (const dir of resolveRoleLayout(ConfigSchema.parse(tree), c.role, 'sas', {home: h.home}).writes) mkdirSync(dir, {recursive: true})
       const good = c.good(h)
       const sums = good.map(([input]) => md5(input))
       const misnamed = put(c.input(h), c.misnamed, undefined, nameTime)

@@ -23,7 +23,7 @@ export const EXIT_CODE_HELP: ReadonlyArray<readonly [ExitCode, string]> = [
   [EXIT.VERIFY, 'verification failed (a copy did not match its source)'],
   [EXIT.UNREACHABLE, 'a host or an external tool is unreachable or missing'],
   [EXIT.BUSY, 'another instance holds the lock for this stage and radar'],
-  [EXIT.STORAGE, 'a file system refused: permission denied, read-only or full (the path is named)'],
+  [EXIT.STORAGE, 'a file system refused: permission denied, read-only or full'],
   [EXIT.INTERRUPTED, 'interrupted (SIGINT/SIGTERM)'],
 ]
 

@@ -15,7 +15,9 @@ export const TEMP_MARKER = '.dataflow-tmp-'
 
 /** A temporary sibling name; hidden, and recognisable by cleanStaleTemps(). */
 export function tempPathFor(target: string): string {
-  return join(dirname(target), `.${basename(target)}${TEMP_MARKER}${randomBytes(6).toString('hex')}`)
+  // Cut long names, so that the temporary name fits in NAME_MAX (255 bytes) whenever the final one does.
+  const name = Buffer.from(basename(target)).subarray(0, 200).toString().replace(/\uFFFD$/, '')
+  return join(dirname(target), `.${name}${TEMP_MARKER}${randomBytes(6).toString('hex')}`)
 }
 
 /** fsync(2) of a file or a directory (a directory's fsync makes a rename or unlink in it durable). */

@@ -150,6 +150,9 @@ export async function rsyncToNas(context: StageContext, layout: RsyncToNasLayout
     return result
   }
 
+  // A NAS that is not mounted shows as a missing data root: never fill the local disk under its
+  // mount point instead (exit 2, naming it). (A site-linux root is checked by its own host.)
+  if (nas) await stat(root)
   const transport = context.transport(layout.destination)
   if (!dryRun) await transport.open(signal)
   try {

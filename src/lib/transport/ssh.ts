@@ -351,7 +351,17 @@ export class SshTransport implements Transport {
         timeoutMs: CONTROL_COMMAND_TIMEOUT_MS,
         okCodes: [0, SSH_FAILURE_CODE],
       }).catch(() => undefined)
-      const ended = await Promise.race([master.exited.then(() => true), sleep(3000).then(() => false)])
+      // The wait is cancelled once the master is gone: a pending 3 s timer would keep every
+      // ssh stage run alive for 3 s after its work is done.
+      const waited = new AbortController()
+      const ended = await Promise.race([
+        master.exited.then(() => true),
+        sleep(3000, waited.signal).then(
+          () => false,
+          () => true,
+        ),
+      ])
+      waited.abort()
       if (!ended) {
         master.abort.abort()
         await master.exited
