@@ -1,14 +1,14 @@
 // npm run torture — the crash and fault suite with the no-loss invariant (test/torture/).
 //
-//   npm run torture                          full run: 250 SIGKILL trials over the 5 stage variants,
+//   npm run torture                          full run: 200 SIGKILLs over the 5 stage variants,
 //                                            every fault scenario, hostile names for every stage
 //   npm run torture -- --trials 40 --seed 7 --stage rsync-to-campus,convert-on-campus
 //   npm run torture -- --short               what `npm test` runs (test/torture.integration.test.ts)
 //
-// Options: --trials N (SIGKILL trials in all), --seed S (default: random, printed), --stage X[,Y]
+// Options: --trials N (SIGKILLs in all; a trial whose stage ended before its instant is replaced), --seed S (default: random, printed), --stage X[,Y]
 // (rsync-to-nas, rsync-to-nas-ssh, rsync-to-campus, convert-on-campus, distribute-borealis-data;
 // faults and hostile names follow the stage filter), --fault ID[,ID], --no-faults, --no-hostile,
-// --jobs J (default 2), --short, --keep (keep the sandbox). One line per trial, then
+// --jobs J (default 3: stages wait on fsync and ssh, 3 keep 2 cores busy), --short, --keep (keep the sandbox). One line per trial, then
 // `trials=N lost=… corrupt=… partial_visible=… deleted_unverified=…`; exit 1 when any of those is
 // non-zero, or a good file was not delivered after the re-run, or a fault went unnoticed.
 // Runs as root: mount namespaces, chattr +i and the stage run as nobody need it.
@@ -29,7 +29,7 @@ const {values} = parseArgs({
     fault: {type: 'string'},
     'no-faults': {type: 'boolean'},
     'no-hostile': {type: 'boolean'},
-    jobs: {type: 'string', default: '2'},
+    jobs: {type: 'string', default: '3'},
     short: {type: 'boolean'},
     keep: {type: 'boolean'},
   },
@@ -48,7 +48,7 @@ for (const id of wanted) if (!FAULTS[id]) fail(`unknown fault ${id} (known: ${Ob
 const faults = values['no-faults'] ? [] : wanted.filter((id) => stages.includes(FAULTS[id]!.stage))
 const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed)
 if (!Number.isInteger(seed)) fail(`--seed must be an integer (got ${values.seed})`)
-const trials = Number(values.trials ?? (values.short ? SHORT.killTrials : 250))
+const trials = Number(values.trials ?? (values.short ? SHORT.killTrials : 200))
 if (!Number.isInteger(trials) || trials < 0) fail(`--trials must be a whole number (got ${values.trials})`)
 
 // What was tested, in one line: zx reads better than spawnSync for these three.

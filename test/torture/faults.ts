@@ -279,7 +279,7 @@ export async function faultTrial(id: string, ctx: SuiteContext): Promise<TrialRe
     const cause = said.filter((l) => !/^(transferred|converted|moved|distributed|special|nothing to do)\b/.test(l)).find((l) => fault.cause.test(l))
     const quote = cause ? `…${cause.slice(Math.max(0, cause.search(fault.cause) - 70), cause.search(fault.cause) + 70)}` : (said.at(-1) ?? '').slice(0, 140)
     if (exit.code === 0) expectationFailures.push(`exit 0: the fault went unnoticed (${said.at(-1) ?? 'no output'})`)
-    if (!cause) expectationFailures.push(`no output line names the cause (${fault.cause}); last line: ${said.at(-1)?.slice(0, 200) ?? 'none'}`)
+    else if (!cause) expectationFailures.push(`no output line names the cause (${fault.cause}); last line: ${said.at(-1)?.slice(0, 200) ?? 'none'}`)
     mergeViolations(violations, check(world.inputs, world.roots, {phase: 'kill', base: world.dir, view: setup.view}).violations, 'faulty run')
     await setup.fix()
     const rerun = await runStageToEnd(world.args, setup.fixedSpawn ?? setup.spawn ?? {env: world.env})
