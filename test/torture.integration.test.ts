@@ -36,7 +36,8 @@ describe('torture (short): SIGKILL, faults and hostile names against the no-loss
   it('ran every kind of trial and printed the closing line', (t) => {
     for (const line of lines) t.diagnostic(line)
     assert.match(result.finalLine, /^trials=\d+ lost=\d+ corrupt=\d+ partial_visible=\d+ deleted_unverified=\d+$/)
-    assert.ok(result.trials.filter((x) => x.type === 'kill').length === SHORT.killTrials, report())
+    // A trial whose stage finished before its kill instant is replaced by another, so there may be more.
+    assert.ok(result.trials.filter((x) => x.type === 'kill').length >= SHORT.killTrials, report())
     assert.ok(result.counts.killed > 0, `no trial was actually killed\n${report()}`)
     assert.equal(result.trials.filter((x) => x.type === 'fault').length, SHORT.faults.length)
   })

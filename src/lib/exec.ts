@@ -30,6 +30,15 @@ export interface RunOptions {
   unreachableCodes?: readonly number[]
 }
 
+/**
+ * The line of a tool's stderr that says why it failed: the last one, except rsync's closing
+ * "rsync error: … (code 23)" summary, which names no cause (the line before it does).
+ */
+export function causeLine(stderrTail: string): string {
+  const lines = stderrTail.split('\n').filter((line) => line.trim() !== '')
+  return lines.filter((line) => !line.startsWith('rsync error:')).at(-1) ?? lines.at(-1) ?? ''
+}
+
 export interface RunResult {
   argv: readonly string[]
   code: number
@@ -122,7 +131,7 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
   const code = outcome.code ?? 128
   if (!(options.okCodes ?? [0]).includes(code)) {
     const why = outcome.signal ? `killed by ${outcome.signal}` : `exit code ${code}`
-    const last = details.stderrTail.split('\n').at(-1) ?? ''
+    const last = causeLine(details.stderrTail)
     throw new ExternalToolError(`${command}: ${why}${last ? `: ${last}` : ''}`, details, {
       transient: options.transientCodes?.includes(code) ?? false,
       unreachable: options.unreachableCodes?.includes(code) ?? false,

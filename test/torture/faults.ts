@@ -55,12 +55,12 @@ async function mountNamespace(script: string, args: readonly string[]): Promise<
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let err = ''
-  holder.stderr!.on('data', (d: Buffer) => (err += d.toString()))
+  holder.stderr.on('data', (d: Buffer) => (err += d.toString()))
   const exited = new Promise<void>((resolve) => holder.once('close', () => resolve()))
   const kill = () => holder.kill('SIGKILL')
   process.once('exit', kill)
   const ready = await new Promise<boolean>((resolve) => {
-    holder.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve(true))
+    holder.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve(true))
     void exited.then(() => resolve(false))
   })
   if (!ready) throw new Error(`mount namespace setup failed: ${err.trim()}`)

@@ -15,7 +15,7 @@ import {FIXTURES} from '../helpers/cli.js'
 import {check, emptyViolations, type Input, mergeViolations, scan, sha256} from './invariant.js'
 import {runStageToEnd} from './proc.js'
 import {countsOf, failed, prng, subSeed, type SuiteContext, type TrialResult, violationDetails} from './trials.js'
-import {allowedPaths, buildWorld, nameTime, type StageKind, type World} from './world.js'
+import {allowedPaths, buildWorld, nameTime, type StageKind} from './world.js'
 
 const GROWING = '20231004.1400.00.sas.4.rawacf.h5'
 
@@ -59,7 +59,7 @@ function startWriter(path: string, seed: number, intervalMs: number): Promise<{s
   const child = spawn(process.execPath, ['-e', WRITER, path, String(seed), String(intervalMs)], {stdio: ['ignore', 'pipe', 'inherit']})
   let out = ''
   return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString()
       if (out.includes('ready')) {
         resolve({
@@ -202,4 +202,5 @@ const oneLine = (text: string, max: number) => {
 }
 
 /** A path as printed: JSON-quoted when it holds control characters (a newline in a name). */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const printable = (path: string) => (/[\x00-\x1f]/.test(path) ? JSON.stringify(path) : path)

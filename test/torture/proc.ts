@@ -124,11 +124,11 @@ export function spawnStage(args: readonly string[], options: SpawnOptions = {}):
   }
   const onOut = parser()
   const onErr = parser()
-  child.stdout!.on('data', (chunk: Buffer) => {
+  child.stdout.on('data', (chunk: Buffer) => {
     out += chunk.toString()
     onOut(chunk)
   })
-  child.stderr!.on('data', (chunk: Buffer) => {
+  child.stderr.on('data', (chunk: Buffer) => {
     err += chunk.toString()
     onErr(chunk)
   })

@@ -25,7 +25,7 @@ import {join} from 'node:path'
 import {startSshd, type SshdHandle} from '../helpers/sshd.js'
 import {check, COUNTED, emptyViolations, mergeViolations, type Violations} from './invariant.js'
 import {runStageToEnd, spawnStage} from './proc.js'
-import {buildWorld, needsSshd, STAGE_KINDS, type StageKind, type World, type WorldContext} from './world.js'
+import {buildWorld, needsSshd, type StageKind, type World, type WorldContext} from './world.js'
 
 export interface TrialResult {
   id: string
@@ -180,6 +180,8 @@ export async function killTrial(stage: StageKind, n: number, slot: Slot, ctx: Su
   const world = await buildWorld(stage, join(slot.dir, stage), ctx)
   let killed = false
   let published = 0
+  // Assigned after the watcher that kills it is in place (so no publication is missed).
+  // eslint-disable-next-line prefer-const
   let run: ReturnType<typeof spawnStage> | undefined
   // The k-th publication: SIGKILL from the watcher's callback, at once.
   const watcher =
@@ -346,4 +348,3 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
   return {trials, counts, finalLine, ok, root, seconds}
 }
 
-export {STAGE_KINDS}

@@ -130,6 +130,8 @@ function rsyncToNasWorld(dir: string, ctx: WorldContext, ssh: boolean): World {
   const data = join(dir, 'borealis', 'data')
   const quarantine = join(dir, 'borealis', 'quarantine')
   const root = ssh ? join(dir, 'site-linux', 'borealis_data') : join(dir, 'nas')
+  // The NAS is mounted: its data root exists (a missing one is the "NAS not mounted" fault).
+  if (!ssh) mkdirSync(root, {recursive: true})
   const config = {
     ...commonConfig(dir),
     borealis: {dataDirectory: data, quarantineDirectory: quarantine},
@@ -285,10 +287,12 @@ function distributeWorld(dir: string): World {
     inputs.place(data, dmap, fixture(dmap), {expect})
     inputs.place(data, h5, fixture(h5), {expect: {[join(archive, 'sas_rawacf', '2023', '10', h5)]: 'same'}})
   }
-  // CPID 197: a special experiment; its HDF5 partner goes with it.
-  for (const name of ['20231004.1400.51.rkn.d.rawacf.bz2', '20231004.1400.51.rkn.3.rawacf.h5']) {
-    inputs.place(data, name, fixture(name), {expect: {[join(special, '2023', '10', name)]: 'same'}})
-  }
+  // CPID 197: a special experiment's DMAP file goes to special_experiments/; its HDF5 partner is
+  // archived with the others in <rad>_rawacf/YYYY/MM/, as the original did.
+  const specialDmap = '20231004.1400.51.rkn.d.rawacf.bz2'
+  inputs.place(data, specialDmap, fixture(specialDmap), {expect: {[join(special, '2023', '10', specialDmap)]: 'same'}})
+  const specialH5 = '20231004.1400.51.rkn.3.rawacf.h5'
+  inputs.place(data, specialH5, fixture(specialH5), {expect: {[join(archive, 'sas_rawacf', '2023', '10', specialH5)]: 'same'}})
   // A corrupt bzip2 stream: to the failure directory, and its HDF5 partner with it.
   const corrupt = readFileSync(join(FIXTURES, 'dmap', 'corrupt', 'test.rawacf.bz2.corrupt'))
   inputs.place(data, '20231004.1600.00.sas.b.rawacf.bz2', corrupt, {expect: {[join(failure, '20231004.1600.00.sas.b.rawacf.bz2')]: 'same'}})

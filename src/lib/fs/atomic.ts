@@ -65,6 +65,22 @@ async function publish(temp: string, target: string, overwrite: boolean): Promis
   return true
 }
 
+/**
+ * mkdir -p that names the real cause: Node's recursive mkdir reports ENOENT for a read-only or
+ * unwritable parent; the first missing level is then made alone, which fails with EROFS/EACCES.
+ */
+export async function makeDirectories(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, {recursive: true})
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+    let missing = dir
+    while (dirname(missing) !== missing && !(await exists(dirname(missing)))) missing = dirname(missing)
+    await mkdir(missing) // throws the cause (EROFS, EACCES…); if it works, the race is over
+    await mkdir(dir, {recursive: true})
+  }
+}
+
 export interface WriteOptions {
   mode?: number
   /** Replace an existing target (default false: return false and leave it alone). */
@@ -74,7 +90,7 @@ export interface WriteOptions {
 /** Writes `data` durably. Returns false when the target exists and overwrite is off. */
 export async function writeFileAtomic(target: string, data: string | Uint8Array, options: WriteOptions = {}): Promise<boolean> {
   if (!options.overwrite && (await exists(target))) return false
-  await mkdir(dirname(target), {recursive: true})
+  await makeDirectories(dirname(target))
   const temp = tempPathFor(target)
   const handle = await open(temp, 'wx', options.mode ?? 0o644)
   try {
@@ -131,7 +147,7 @@ export async function copyFileVerified(source: string, target: string, options: 
     }
     if (!replace) throw new ConflictError(`${target}: exists with different content`, target, sourceHash, targetHash)
   }
-  await mkdir(dirname(target), {recursive: true})
+  await makeDirectories(dirname(target))
   const temp = tempPathFor(target)
   try {
     const {atime, mtime} = await stat(source)

@@ -4,12 +4,12 @@
 // error classes. A mount that stopped answering (NFS timeouts, stale handles) is transient, like an
 // unreachable ssh host; permissions, a full disk or a bad path are permanent (Node's own errors,
 // whose message is one line: "EACCES: permission denied, open '…'").
-import {mkdir, stat, unlink} from 'node:fs/promises'
+import {stat, unlink} from 'node:fs/promises'
 import {dirname, isAbsolute, resolve} from 'node:path'
 
 import {BugError, ConfigError, UnreachableError} from '../errors.js'
 import {run} from '../exec.js'
-import {copyFileVerified, fsyncPath} from '../fs/atomic.js'
+import {copyFileVerified, fsyncPath, makeDirectories} from '../fs/atomic.js'
 import {type HashAlgorithm, hashFile} from '../hash.js'
 import type {PutOptions, PutResult, Transport} from './types.js'
 
@@ -84,7 +84,7 @@ export class LocalTransport implements Transport {
   async mkdir(destDir: string): Promise<void> {
     checkDest(destDir)
     try {
-      await mkdir(destDir, {recursive: true})
+      await makeDirectories(destDir)
     } catch (error) {
       throw classify(error, destDir)
     }

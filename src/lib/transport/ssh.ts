@@ -23,7 +23,7 @@ import {join, posix, resolve} from 'node:path'
 
 import type {HostConfig} from '../config/schema.js'
 import {BugError, ConfigError, ConflictError, ExternalToolError, InterruptedError, UnreachableError, VerifyError} from '../errors.js'
-import {run, sleep} from '../exec.js'
+import {causeLine, run, sleep} from '../exec.js'
 import {tempPathFor} from '../fs/atomic.js'
 import {HASH_TOOLS, type HashAlgorithm, hashFile, parseHashLine} from '../hash.js'
 import {remotePath, RSYNC_RUN_CODES, shellQuote, SSH_FAILURE_CODE, SSH_RUN_CODES, type SshHost, sshOptions} from './ssh-args.js'
@@ -399,7 +399,7 @@ export class SshTransport implements Transport {
     const where = this.describe(destPath)
     if (code === SSH_FAILURE_CODE) return new UnreachableError(`${where}: ssh connection failed or dropped: ${error.message}`, {cause: error})
     const reason = code === null ? undefined : SCRIPT_FAILURES[code]
-    const message = reason ? `${where}: ${reason}: ${error.details.stderrTail.split('\n').at(-1) ?? ''}` : `${where}: ${error.message}`
+    const message = reason ? `${where}: ${reason}: ${causeLine(error.details.stderrTail)}` : `${where}: ${error.message}`
     return new ExternalToolError(message.trimEnd(), error.details, {transient: error.transient, unreachable: error.exitCode === 5})
   }
 

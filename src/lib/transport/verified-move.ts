@@ -148,13 +148,20 @@ export async function moveVerified(
   let last: SendResult | undefined
   let attempts = 0
   let resent = false
+  const made: string[] = []
+  /** The source is still being written: the copies this call made hold earlier content and go. */
+  const stillWritten = async (): Promise<never> => {
+    for (const target of made) await transport.remove(target, options.signal)
+    throw new SourceChangedError(localPath)
+  }
   for (const target of targets) {
     try {
       last = await sendVerifiedWithResend(transport, localPath, target, options)
     } catch (error) {
-      if (error instanceof VerifyError && (await changed())) throw new SourceChangedError(localPath)
+      if (error instanceof VerifyError && (await changed())) await stillWritten()
       throw error
     }
+    if (last.outcome === 'copied') made.push(target)
     // The transport promises this; the deletion of an irreplaceable file checks it anyway.
     if (last.hash !== last.sourceHash) {
       throw new BugError(`${transport.describe(target)}: put returned hash ${last.hash} for source hash ${last.sourceHash}`)
@@ -163,7 +170,7 @@ export async function moveVerified(
     resent ||= last.resent
     options.onCopied?.(target, last)
   }
-  if (await changed()) throw new SourceChangedError(localPath)
+  if (await changed()) await stillWritten()
   for (const path of watched) {
     await unlink(path).catch((error: NodeJS.ErrnoException) => {
       // A carried file someone else removed meanwhile is gone either way.
