@@ -76,6 +76,8 @@ function writeConfig(host: HostRoot, over: Record<string, unknown> = {}): string
   }
   const file = host.at('config.yaml')
   writeFileSync(file, YAML.stringify(merge(base, over)))
+  // The NAS is mounted: its data root exists (rsync-to-nas refuses a missing one).
+  mkdirSync(host.at('nas'), {recursive: true})
   return file
 }
 

@@ -17,6 +17,8 @@ import {makeSandbox} from './helpers/hosts.js'
 const sandbox = makeSandbox('dataflow-daemon-unit-')
 after(() => sandbox.cleanup())
 
+// Fixed delays here are what is under test (the scheduler's timers: a follow-up fires after its
+// delay, a cancelled one never does) or simulated stage work; waits for events use until().
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Resolves when `check` holds, polling every 10 ms; rejects after `ms`. */
@@ -163,8 +165,7 @@ describe('watchDirectory (real inotify)', () => {
     writeFileSync(join(dir, 'new', 'deeper', '20231004.1600.00.sas.0.antennas_iq.h5'), 'x')
     mkdirSync(join(dir, '.hidden'))
     writeFileSync(join(dir, '.hidden', 'x.h5'), 'x')
-    await until(() => w.files.length >= 3, 3000, 'three create events')
-    await delay(150)
+    await until(() => new Set(w.files.map((f) => f.path)).size >= 3, 3000, 'three create events')
     // The late subdirectory may be reported by its walk and by its own watch: a trigger twice is harmless.
     const paths = [...new Set(w.files.map((f) => f.path))].sort()
     assert.deepEqual(paths, [
@@ -193,8 +194,11 @@ describe('watchDirectory (real inotify)', () => {
     await until(() => w.files.length === 2, 3000, 'close-write')
     assert.equal(w.files[1]!.kind, 'close-write')
     writeFileSync(join(dir, '.site-linux_flag_sas'), '')
-    await delay(100)
-    assert.equal(w.files.length, 2, 'another flag is not ours')
+    // inotify delivers in order: once a later flag of ours is seen, the other one was not reported.
+    renameSync(join(dir, '.borealis_flag'), join(dir, '.borealis_flag.tmp'))
+    renameSync(join(dir, '.borealis_flag.tmp'), join(dir, '.borealis_flag'))
+    await until(() => w.files.length === 3, 3000, 'the sentinel flag')
+    assert.ok(w.files.every((f) => f.path.endsWith('/.borealis_flag')), 'another flag is not ours')
   })
 
   it('reports IN_Q_OVERFLOW when the kernel queue overflows (fs.inotify.max_queued_events = 16)', async () => {

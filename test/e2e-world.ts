@@ -137,7 +137,7 @@ export function makeWorld(sandbox: Sandbox, sshd: SshdHandle, name: string, opti
     writeFileSync(configs[role], YAML.stringify(configFor(role)))
   }
   // The directories the hosts' installers would have made.
-  for (const dir of [paths.borealis.dataDirectory, paths.site.watchDirectory, paths.campus.watchDirectory]) mkdirSync(dir, {recursive: true})
+  for (const dir of [paths.borealis.dataDirectory, paths.site.nasDataRoot, paths.site.watchDirectory, paths.campus.watchDirectory]) mkdirSync(dir, {recursive: true})
 
   const daemons: Record<Role, DaemonProcess | null> = {borealis: null, 'site-linux': null, campus: null}
   const sources = {

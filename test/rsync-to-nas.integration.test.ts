@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import {spawn, spawnSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync} from 'node:fs'
+import {copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync} from 'node:fs'
 import {createServer, type Server} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {join} from 'node:path'
@@ -87,6 +87,7 @@ function site(name: string, extra: Record<string, unknown> = {}): Site {
   const host = sandbox.host(name)
   const s = {configFile: host.at('config.yaml'), data: host.at('data'), nas: host.at('nas'), quarantine: host.at('quarantine'), logs: host.at('logs')}
   mkdirSync(s.data, {recursive: true})
+  mkdirSync(s.nas, {recursive: true}) // the NAS is mounted
   const config = {
     radar: 'sas',
     logging: {directory: s.logs},
@@ -100,6 +101,20 @@ function site(name: string, extra: Record<string, unknown> = {}): Site {
   writeFileSync(s.configFile, YAML.stringify(config))
   return s
 }
+
+it('a NAS data root that does not exist (NAS not mounted) is exit 2 naming it; the radar keeps its files', async () => {
+  const s = site('unmounted')
+  rmSync(s.nas, {recursive: true})
+  const file = join(s.data, '20231004.1400.00.sas.0.rawacf.h5')
+  writeFileSync(file, 'data')
+  const old = new Date('2023-10-04T15:00:00Z')
+  utimesSync(file, old, old)
+  const {code, stderr} = await runCli(['rsync-to-nas', '--config', s.configFile])
+  assert.equal(code, 2, stderr)
+  assert.ok(stderr.includes(`dataflow: ${s.nas}: no such file or directory (ENOENT, stat)`), stderr)
+  assert.ok(existsSync(file))
+  assert.equal(existsSync(s.nas), false, 'nothing written under the mount point')
+})
 
 function summaryOf(s: Site): string {
   const dir = join(s.logs, 'rsync_to_nas', 'summary')
@@ -254,7 +269,7 @@ describe('rsync-to-nas (NAS site, local transport)', () => {
     assert.equal(code, 0)
     assert.match(stdout, /planned {5}.*20231004\.1400\.00\.sas\.0\.rawacf\.h5 → .*rawacf_array\/20231004\.1400\.00\.sas\.0\.rawacf\.h5 \(\+ .*backup/)
     assert.ok(existsSync(h5))
-    assert.equal(existsSync(s.nas), false)
+    assert.deepEqual(readdirSync(s.nas), [], 'nothing written to the NAS')
     assert.equal(existsSync(s.logs), false)
   })
 })

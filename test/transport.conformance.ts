@@ -226,6 +226,17 @@ export function transportConformance(name: string, makeTransport: () => Promise<
       assert.equal(await t.hash(target, 'sha256'), md5('hash me', 'sha256'))
     })
 
+    it('isDirectory(): true for a directory, false when absent or a file', async () => {
+      const dir = dest('isdir')
+      assert.equal(await t.isDirectory(dir), false)
+      await t.mkdir(dir)
+      assert.equal(await t.isDirectory(dir), true)
+      const file = join(dir, 'f.dat')
+      await t.put(source(randomish(100, 9)), file, {algorithm: 'md5'})
+      assert.equal(await t.isDirectory(file), false)
+      assert.equal(await t.isDirectory(join(dir, 'no such dir')), false)
+    })
+
     it('mkdir() creates parents and is idempotent; remove() removes and is idempotent', async () => {
       const dir = dest('made', 'deep', 'er')
       await t.mkdir(dir)

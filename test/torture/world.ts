@@ -172,9 +172,11 @@ function rsyncToCampusWorld(dir: string, ctx: WorldContext): World {
   const dataDir = join(campus, 'sddata', 'sas_data')
   const holding = join(campus, 'sddata', 'sas_holding_dir')
   const plotsDir = join(campus, 'plots', 'sas')
+  // The campus directories exist (a missing one is the "campus disk not mounted" fault).
+  for (const d of [dataDir, holding, plotsDir]) mkdirSync(d, {recursive: true})
   const config = {
     ...commonConfig(dir),
-    site: {nasDataRoot: nas, plotDirectory: plots},
+    site: {nasDataRoot: nas, plotDirectory: plots, quarantineDirectory: join(dir, 'site', 'quarantine')},
     campus: {dataDirectory: join(campus, 'sddata', '{radar}_data'), holdingDirectory: join(campus, 'sddata', '{radar}_holding_dir'), plotsDirectory: join(campus, 'plots', '{radar}')},
     hosts: {campus: ctx.sshd!.host},
   }
@@ -191,6 +193,7 @@ function rsyncToCampusWorld(dir: string, ctx: WorldContext): World {
   const roots: ScanRoot[] = [
     {path: nas, kind: 'source'},
     {path: plots, kind: 'source'},
+    {path: join(dir, 'site', 'quarantine'), kind: 'quarantine'},
     {path: campus, kind: 'final'},
   ]
   return finish('rsync-to-campus', dir, config, inputs, roots, {h5: join(nas, 'rawacf_array'), bz2: join(nas, 'rawacf_dmap'), plots})

@@ -81,6 +81,16 @@ export class LocalTransport implements Transport {
     }
   }
 
+  async isDirectory(destDir: string): Promise<boolean> {
+    checkDest(destDir)
+    try {
+      return (await stat(destDir)).isDirectory()
+    } catch (error) {
+      if (['ENOENT', 'ENOTDIR'].includes((error as NodeJS.ErrnoException).code ?? '')) return false
+      throw classify(error, destDir)
+    }
+  }
+
   async mkdir(destDir: string): Promise<void> {
     checkDest(destDir)
     try {

@@ -98,6 +98,9 @@ sync -- "$4" || { rm -f -- "$3"; exit 74; }
 "$1" -- "$3" || { rm -f -- "$3"; exit 76; }`
 
 /** $1 hash tool, $2 path: prints the hash, or exits EXIT_MISSING. */
+const IS_DIRECTORY_SCRIPT = `if [ -d "$1" ]; then exit 0; fi
+exit ${EXIT_MISSING}`
+
 const HASH_SCRIPT = `if [ -e "$2" ] || [ -L "$2" ]; then exec "$1" -- "$2"; fi
 exit ${EXIT_MISSING}`
 
@@ -500,6 +503,11 @@ export class SshTransport implements Transport {
       () => true,
       () => false,
     )
+  }
+
+  async isDirectory(destDir: string, signal?: AbortSignal): Promise<boolean> {
+    const result = await this.remote(IS_DIRECTORY_SCRIPT, [destDir], destDir, [0, EXIT_MISSING], signal)
+    return result.code === 0
   }
 
   async hash(destPath: string, algorithm: HashAlgorithm, signal?: AbortSignal): Promise<string | null> {

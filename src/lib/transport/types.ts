@@ -64,6 +64,11 @@ export interface Transport {
   put(localPath: string, destPath: string, options: PutOptions): Promise<PutResult>
   /** Hash of a destination file computed where it lives, or null when it does not exist. */
   hash(destPath: string, algorithm: HashAlgorithm, signal?: AbortSignal): Promise<string | null>
+  /**
+   * Whether a destination directory exists (false when absent or not a directory). put() creates
+   * missing parents below it; callers check the roots they must not create (an unmounted disk).
+   */
+  isDirectory(destDir: string, signal?: AbortSignal): Promise<boolean>
   /** Creates a destination directory and its parents (idempotent). */
   mkdir(destDir: string, signal?: AbortSignal): Promise<void>
   /** Removes a destination file; absent is not an error. */
