@@ -8,7 +8,7 @@ import {EXIT} from '../lib/errors.js'
 import type {StageResult} from '../lib/stages/runner.js'
 import {STAGES, type StageId} from '../lib/stages/specs.js'
 import {layoutForStage} from '../roles/layout.js'
-import {runLayoutStage, type StageInputs, type StageOutcome, STAGE_BODIES} from '../roles/stages.js'
+import {runLayoutStage, STAGE_REGISTRY, type StageInputs, type StageOutcome} from '../roles/stages.js'
 import {BaseCommand} from './base.js'
 
 export const stageFlags = {
@@ -31,7 +31,7 @@ export abstract class StageCommand<T extends typeof Command> extends BaseCommand
   static override enableJsonFlag = true
   static override flags = stageFlags
 
-  protected async runStageCommand(stage: StageId, inputs: StageInputs = {}, body = STAGE_BODIES[stage]): Promise<StageOutcome & StageResult> {
+  protected async runStageCommand(stage: StageId, inputs: StageInputs = {}, body = STAGE_REGISTRY[stage].body): Promise<StageOutcome & StageResult> {
     const flags = this.flags as {radar?: string; 'dry-run'?: boolean}
     const {config} = this.loadConfig()
     const radar = requireRadar(config, flags.radar)

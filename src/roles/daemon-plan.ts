@@ -2,7 +2,7 @@
 // The daemon itself imports no stage and no role; this is where the two meet.
 import type {DaemonPlan} from '../lib/daemon/daemon.js'
 import type {RoleLayout} from './layout.js'
-import {RESCAN_FINDS_WORK, runLayoutStage} from './stages.js'
+import {runLayoutStage, STAGE_REGISTRY} from './stages.js'
 
 export function daemonPlan(layout: RoleLayout): DaemonPlan {
   const {runtime, definition} = layout
@@ -11,7 +11,7 @@ export function daemonPlan(layout: RoleLayout): DaemonPlan {
     radar: layout.radar,
     stages: definition.stages.map((id) => ({
       id,
-      rescan: RESCAN_FINDS_WORK[id],
+      rescan: STAGE_REGISTRY[id].rescan,
       run: (mode, trigger) => runLayoutStage(id, layout, mode, {trigger}),
     })),
     watch: layout.watch,

@@ -26,29 +26,30 @@ export interface StageInputs {
 
 type StageBody = (context: StageContext, layout: RoleLayout, inputs: StageInputs) => Promise<StageOutcome>
 
-export const STAGE_BODIES: Readonly<Record<StageId, StageBody>> = {
-  'rsync-to-nas': (context, layout, {trigger}) => rsyncToNas(context, layout.stage('rsync-to-nas'), {trigger}),
-  'plot-antennas-iq': async (context, layout) => (await import('../lib/stages/plot-antennas-iq.js')).plotAntennasIq(context, layout.stage('plot-antennas-iq')),
-  'rsync-to-campus': (context, layout) => rsyncToCampus(context, layout.stage('rsync-to-campus')),
-  'transfer-cam-photos': (context, layout) => transferCamPhotos(context, layout.stage('transfer-cam-photos')),
-  'convert-on-campus': async (context, layout) => (await import('../lib/stages/convert-on-campus.js')).convertOnCampus(context, layout.stage('convert-on-campus')),
-  'distribute-borealis-data': (context, layout) => distributeBorealisData(context, layout.stage('distribute-borealis-data')),
-  'archive-iq-plots': (context, layout) => archiveIqPlots(context, layout.stage('archive-iq-plots')),
+export interface StageEntry {
+  body: StageBody
+  /**
+   * Whether files waiting for the stage are a reason for a reconcile rescan to run the chain: true
+   * for stages that move their inputs away once done. Plotting leaves its inputs on the NAS and
+   * re-plots the last two hours each run, so it only runs in a chain started for another reason.
+   */
+  rescan: boolean
 }
 
-/**
- * Whether files waiting for a stage are a reason for a reconcile rescan to run the chain: true for
- * stages that move their inputs away once done. Plotting leaves its inputs on the NAS and re-plots
- * the last two hours each run, so it only runs in a chain started for another reason.
- */
-export const RESCAN_FINDS_WORK: Readonly<Record<StageId, boolean>> = {
-  'rsync-to-nas': true,
-  'plot-antennas-iq': false,
-  'rsync-to-campus': true,
-  'transfer-cam-photos': true,
-  'convert-on-campus': true,
-  'distribute-borealis-data': true,
-  'archive-iq-plots': true,
+export const STAGE_REGISTRY: Readonly<Record<StageId, StageEntry>> = {
+  'rsync-to-nas': {body: (context, layout, {trigger}) => rsyncToNas(context, layout.stage('rsync-to-nas'), {trigger}), rescan: true},
+  'plot-antennas-iq': {
+    body: async (context, layout) => (await import('../lib/stages/plot-antennas-iq.js')).plotAntennasIq(context, layout.stage('plot-antennas-iq')),
+    rescan: false,
+  },
+  'rsync-to-campus': {body: (context, layout) => rsyncToCampus(context, layout.stage('rsync-to-campus')), rescan: true},
+  'transfer-cam-photos': {body: (context, layout) => transferCamPhotos(context, layout.stage('transfer-cam-photos')), rescan: true},
+  'convert-on-campus': {
+    body: async (context, layout) => (await import('../lib/stages/convert-on-campus.js')).convertOnCampus(context, layout.stage('convert-on-campus')),
+    rescan: true,
+  },
+  'distribute-borealis-data': {body: (context, layout) => distributeBorealisData(context, layout.stage('distribute-borealis-data')), rescan: true},
+  'archive-iq-plots': {body: (context, layout) => archiveIqPlots(context, layout.stage('archive-iq-plots')), rescan: true},
 }
 
 /** Runs one stage of a resolved layout through runStage (lock, logs, summary, telemetry, alerts). */
@@ -57,7 +58,7 @@ export function runLayoutStage(
   layout: RoleLayout,
   options: Omit<StageOptions, 'runtime'>,
   inputs: StageInputs = {},
-  body: StageBody = STAGE_BODIES[id],
+  body: StageBody = STAGE_REGISTRY[id].body,
 ): Promise<StageOutcome & StageResult> {
   return runStage(STAGES[id], {...options, runtime: layout.runtime}, (context) => body(context, layout, inputs))
 }

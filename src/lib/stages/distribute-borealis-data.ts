@@ -24,7 +24,7 @@ import {filesIn} from '../fs/list.js'
 import {LocalTransport} from '../transport/local.js'
 import {moveVerified, sendVerifiedWithResend} from '../transport/verified-move.js'
 import type {StageContext} from './runner.js'
-import {type FileRecord, forEachFile, Rejected} from './skeleton.js'
+import {type FailurePlan, type FileRecord, forEachFile, Rejected} from './skeleton.js'
 
 export interface StagingDestination {
   name: string
@@ -60,6 +60,12 @@ export interface DistributeResult {
   files: DistributedFile[]
 }
 
+/** A rejected file (damaged, misnamed) is quarantined with its partners; any other failure keeps it. */
+const onFailure = (path: string, error: unknown): FailurePlan =>
+  error instanceof Rejected
+    ? {summary: [error.summaryLine ?? `File distribution failed: ${path}`], quarantine: error.files ?? [path]}
+    : {summary: [`File distribution failed: ${path}`], quarantine: 'keep'}
+
 const yearMonth = (time: Date) => ({yyyy: String(time.getUTCFullYear()), mm: String(time.getUTCMonth() + 1).padStart(2, '0')})
 
 export async function distributeBorealisData(context: StageContext, layout: DistributeLayout): Promise<DistributeResult> {
@@ -90,10 +96,7 @@ export async function distributeBorealisData(context: StageContext, layout: Dist
   const dmap = await forEachFile(context, dmapFiles, {
     quarantineDirectory: failure,
     path: (path) => path,
-    onFailure: (path, error) =>
-      error instanceof Rejected
-        ? {summary: [error.summaryLine ?? `File distribution failed: ${path}`], quarantine: error.files ?? [path]}
-        : {summary: [`File distribution failed: ${path}`], quarantine: 'keep'},
+    onFailure,
     handle: async (path): Promise<DistributedFile> => {
       let time: Date
       try {
@@ -101,6 +104,7 @@ export async function distributeBorealisData(context: StageContext, layout: Dist
       } catch (error) {
         throw new Rejected(oneLine(error), [path], `File distribution failed: ${path}`)
       }
+      // A legacy name without a channel letter has no HDF5 partner (dmapToBorealisName says so).
       const partners = await partnerOf(path).catch(() => [])
       const test = await testBzip2(path, {signal}).catch((error: unknown) => ({ok: false as const, reason: oneLine(error)}))
       if (!test.ok) throw new Rejected(test.reason, [path, ...partners], `DMAP file failed bzip2 test: ${path}`)
@@ -146,10 +150,7 @@ export async function distributeBorealisData(context: StageContext, layout: Dist
   const hdf5 = await forEachFile(context, hdf5Files, {
     quarantineDirectory: failure,
     path: (path) => path,
-    onFailure: (path, error) =>
-      error instanceof Rejected
-        ? {summary: [error.summaryLine ?? `File distribution failed: ${path}`], quarantine: [path]}
-        : {summary: [`File distribution failed: ${path}`], quarantine: 'keep'},
+    onFailure,
     handle: async (path): Promise<DistributedFile> => {
       let time: Date
       try {
